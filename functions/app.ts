@@ -1,0 +1,208 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { requestId, type RequestIdVariables } from 'hono/request-id';
+import { StoreUnavailableError } from '../features/online/types.js';
+import { decideLoans, type Decision, type DecisionDeps } from './decision.js';
+import { ApiError, RequestValidationError, UnknownApplicantError } from './http/errors.js';
+import { registerOpenApi } from './http/openapi.js';
+import { parseLoanApplication } from './http/parse-application.js';
+import type { LoanDecision } from './http/schemas.js';
+import type { Logger } from './logger.js';
+
+/**
+ * The one Hono app. Runtime adapters (node.ts, lambda.ts, worker.ts) only read their config
+ * and pass dependencies in; nothing here reads the environment.
+ */
+
+export interface AppDeps {
+  readonly decision: DecisionDeps;
+  readonly logger: Logger;
+  /** Largest accepted request body; larger bodies get 413. Default 16 KiB. */
+  readonly maxBodyBytes?: number;
+  /** Seconds a client should wait after a 503. Default 1. */
+  readonly retryAfterSeconds?: number;
+  /** Where background work goes when the runtime has no executionCtx (Node, Lambda). */
+  readonly background?: (work: Promise<void>) => void;
+  /**
+   * Deadline for a request's feature read across every store (the stores' own deadlines are
+   * shorter); past it the read is abandoned and the client gets 503. Default 10 ms.
+   */
+  readonly requestDeadlineMs?: number;
+  /** What /health reports as the store. */
+  readonly storeName: string;
+}
+
+type AppEnv = { Variables: RequestIdVariables };
+
+const DEFAULT_MAX_BODY_BYTES = 16 * 1024;
+
+export function createApp(deps: AppDeps) {
+  const app = new OpenAPIHono<AppEnv>();
+  const maxBodyBytes = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const retryAfter = String(deps.retryAfterSeconds ?? 1);
+  const requestDeadlineMs = deps.requestDeadlineMs ?? 10;
+
+  // One throw-away prediction compiles the evaluator's hot path before the first applicant.
+  deps.decision.model.predict({});
+
+  app.use(requestId());
+
+  app.post(
+    '/loan-decision',
+    bodyLimit({
+      maxSize: maxBodyBytes,
+      onError: () => {
+        throw new ApiError(413, 'payload_too_large', `request body exceeds ${maxBodyBytes} bytes`);
+      },
+    }),
+    async (c) => {
+      const started = performance.now();
+      const application = parseLoanApplication(await readJson(c));
+      const batch = await decideLoans(deps.decision, [application], {
+        signal: AbortSignal.timeout(requestDeadlineMs),
+      });
+      if (batch.pending) runInBackground(c, batch.pending, deps.background);
+      const item = batch.items[0];
+      if (item instanceof UnknownApplicantError) throw item;
+
+      const body = decisionBody(c.get('requestId'), deps.decision.model.artifact.version, item, {
+        servedBy: batch.servedBy,
+        fallbackReason: batch.fallbackReason,
+      });
+      const totalMs = performance.now() - started;
+      c.header(
+        'Server-Timing',
+        `features;dur=${batch.timings.featuresMs.toFixed(3)}, model;dur=${batch.timings.modelMs.toFixed(3)}, total;dur=${totalMs.toFixed(3)}`,
+      );
+      deps.logger.info({
+        msg: 'decision',
+        request_id: body.request_id,
+        decision: body.decision,
+        served_by: batch.servedBy,
+        fallback_reason: batch.fallbackReason,
+        total_ms: Number(totalMs.toFixed(3)),
+      });
+      return c.json(body, 200);
+    },
+  );
+
+  app.get('/health', (c) =>
+    c.json({
+      status: 'ok' as const,
+      model_version: deps.decision.model.artifact.version,
+      store: deps.storeName,
+    }),
+  );
+
+  registerOpenApi(app);
+
+  app.notFound((c) =>
+    c.json(
+      {
+        request_id: c.get('requestId'),
+        error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` },
+      },
+      404,
+    ),
+  );
+
+  app.onError((err, c) => {
+    const request_id = c.get('requestId');
+    if (err instanceof ApiError) {
+      if (err.status >= 500) c.header('Retry-After', retryAfter);
+      deps.logger.info({ msg: 'request rejected', request_id, status: err.status, code: err.code });
+      return c.json({ request_id, error: errorDetail(err) }, err.status);
+    }
+    if (err instanceof StoreUnavailableError) {
+      deps.logger.warn({ msg: 'feature stores unavailable', request_id, error: err.message });
+      c.header('Retry-After', retryAfter);
+      return c.json(
+        {
+          request_id,
+          error: { code: 'stores_unavailable', message: 'feature stores are unavailable; retry later' },
+        },
+        503,
+      );
+    }
+    deps.logger.error({ msg: 'unhandled error', request_id, error: err });
+    return c.json({ request_id, error: { code: 'internal_error', message: 'internal error' } }, 500);
+  });
+
+  return app;
+}
+
+async function readJson(c: Context): Promise<unknown> {
+  const contentType = c.req.header('content-type') ?? '';
+  // application/json, optionally with parameters (charset) or a +json suffix type.
+  if (!/^application\/([\w.-]+\+)?json\s*(;|$)/i.test(contentType)) {
+    throw new ApiError(
+      415,
+      'unsupported_media_type',
+      `content-type must be application/json, got "${contentType.slice(0, 100) || 'none'}"`,
+    );
+  }
+  const text = await c.req.text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ApiError(400, 'malformed_json', 'request body is not valid JSON');
+  }
+}
+
+function errorDetail(err: ApiError) {
+  if (err instanceof RequestValidationError) {
+    return { code: err.code, message: err.message, fields: err.fields };
+  }
+  if (err instanceof UnknownApplicantError) {
+    return { code: err.code, message: err.message, feature_views: err.views };
+  }
+  return { code: err.code, message: err.message };
+}
+
+function decisionBody(
+  requestId: string,
+  modelVersion: string,
+  decision: Decision,
+  served: { servedBy: string; fallbackReason: string | null },
+): LoanDecision {
+  const views: LoanDecision['features']['views'] = {};
+  for (const [name, result] of Object.entries(decision.views)) {
+    views[name] = {
+      status: result.status,
+      event_timestamp:
+        result.eventTimestamp === null ? null : new Date(result.eventTimestamp).toISOString(),
+    };
+  }
+  return {
+    request_id: requestId,
+    decision: decision.decision,
+    probability_of_default: decision.probabilityOfDefault,
+    threshold: decision.threshold,
+    model_version: modelVersion,
+    reasons: [...decision.reasons],
+    warnings: [...decision.warnings],
+    features: {
+      served_by: served.servedBy,
+      fallback_reason: served.fallbackReason,
+      views,
+    },
+  };
+}
+
+/** Workers: executionCtx.waitUntil. Elsewhere: the adapter's background hook, or let it run. */
+function runInBackground(
+  c: Context,
+  work: Promise<void>,
+  fallback: ((work: Promise<void>) => void) | undefined,
+) {
+  let ctx: { waitUntil(p: Promise<unknown>): void } | undefined;
+  try {
+    ctx = c.executionCtx;
+  } catch {
+    // Hono throws when the runtime passed no ExecutionContext (Node, Lambda).
+  }
+  if (ctx) ctx.waitUntil(work);
+  else if (fallback) fallback(work);
+  // Otherwise the promise (which never rejects) completes on its own in a long-lived process.
+}

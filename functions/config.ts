@@ -1,0 +1,65 @@
+import { z } from 'zod';
+
+/**
+ * Runtime configuration, parsed once by the entry files from `process.env` (Node, Lambda) or the
+ * Worker `env`. Every setting is documented in the README; defaults are sized for a 10 ms budget.
+ */
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((value) => (value === '' ? undefined : value));
+
+const number = (fallback: number) =>
+  z.preprocess(
+    (value) => (value === undefined || value === '' ? undefined : Number(value)),
+    z.number().finite().positive().default(fallback),
+  );
+
+export const ConfigSchema = z.object({
+  PORT: z.preprocess(
+    (v) => (v === undefined || v === '' ? undefined : Number(v)),
+    z.number().int().min(0).max(65_535).default(3000),
+  ),
+  MODEL_PATH: optionalString,
+  /** Reject when P(default) ≥ this; unset: the model's label decides (P(default) > 0.5). */
+  DECISION_THRESHOLD: z.preprocess(
+    (v) => (v === undefined || v === '' ? undefined : Number(v)),
+    z.number().min(0).max(1).optional(),
+  ),
+  REDIS_URL: optionalString,
+  UPSTASH_REDIS_REST_URL: optionalString,
+  UPSTASH_REDIS_REST_TOKEN: optionalString,
+  REDIS_KEY_PREFIX: z.string().default('loan:'),
+  DYNAMODB_TABLE: optionalString,
+  /** Deadline for the Redis / Upstash read before falling back to DynamoDB. */
+  REDIS_DEADLINE_MS: number(4),
+  /** Deadline for the DynamoDB read. */
+  DYNAMODB_DEADLINE_MS: number(5),
+  MAX_BODY_BYTES: number(16 * 1024),
+  RETRY_AFTER_SECONDS: number(1),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  /** Folder of sample Parquet files for the embedded store (no store configured). */
+  SAMPLE_DATA_DIR: optionalString,
+});
+
+export type Config = z.output<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export function parseConfig(env: Record<string, unknown>): Config {
+  const result = ConfigSchema.safeParse(env);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  const config = result.data;
+  if (Boolean(config.UPSTASH_REDIS_REST_URL) !== Boolean(config.UPSTASH_REDIS_REST_TOKEN)) {
+    throw new ConfigError(
+      'invalid configuration: UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN must be set together',
+    );
+  }
+  return config;
+}

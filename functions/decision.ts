@@ -1,0 +1,136 @@
+import type { FeatureViewDefinition } from '../features/definitions.js';
+import type {
+  EntityKeys,
+  FallbackReason,
+  OnlineStore,
+  ViewResults,
+} from '../features/online/types.js';
+import type { ExplainedPrediction, ModelArtifact, RawRecord, Reason } from '../model/types.js';
+import { UnknownApplicantError, type MissingView } from './http/errors.js';
+
+/**
+ * The decision use-case: an application's entity keys → features (one store round trip for the
+ * whole batch) → model → approved/rejected with the reasons. Knows nothing about HTTP.
+ */
+
+/** The part of model/model.ts `CreditModel` serving needs. */
+export interface ScoringModel {
+  readonly artifact: ModelArtifact;
+  predict(raw: RawRecord): {
+    prediction: ExplainedPrediction;
+    reasons: Reason[];
+    /** The encoded input, in feature_names order. */
+    vector: Float32Array;
+  };
+}
+
+export interface DecisionPolicy {
+  /**
+   * Reject when P(default) ≥ threshold. Undefined: the model's own label decides (label 1 =
+   * default = reject), i.e. P(default) above 0.5, exactly as the ONNX graph labels it.
+   */
+  readonly threshold?: number;
+}
+
+export interface ApplicationInput extends EntityKeys {
+  readonly [field: string]: string | number | null | undefined;
+}
+
+export interface Decision {
+  readonly decision: 'approved' | 'rejected';
+  readonly probabilityOfDefault: number;
+  readonly threshold: number;
+  readonly reasons: readonly Reason[];
+  readonly warnings: readonly string[];
+  readonly views: ViewResults;
+}
+
+export interface DecisionBatch {
+  /** A Decision, or the error for that application (the batch never fails for one item). */
+  readonly items: ReadonlyArray<Decision | UnknownApplicantError>;
+  readonly servedBy: string;
+  readonly fallbackReason: FallbackReason | null;
+  /** Background work (cache refill) for the runtime's waitUntil. */
+  readonly pending?: Promise<void>;
+  readonly timings: { readonly featuresMs: number; readonly modelMs: number };
+}
+
+export interface DecisionDeps {
+  readonly store: OnlineStore;
+  readonly model: ScoringModel;
+  readonly views: readonly FeatureViewDefinition[];
+  readonly policy: DecisionPolicy;
+  readonly now?: () => number;
+}
+
+export async function decideLoans(
+  deps: DecisionDeps,
+  applications: readonly ApplicationInput[],
+  options: { signal?: AbortSignal } = {},
+): Promise<DecisionBatch> {
+  const t0 = performance.now();
+  const read = await deps.store.read(applications, deps.views, {
+    signal: options.signal,
+    now: deps.now?.(),
+  });
+  const t1 = performance.now();
+  const items = applications.map((application, i) =>
+    decideOne(deps, application, read.results[i]),
+  );
+  const t2 = performance.now();
+  return {
+    items,
+    servedBy: read.servedBy,
+    fallbackReason: read.fallbackReason ?? null,
+    pending: read.pending,
+    timings: { featuresMs: t1 - t0, modelMs: t2 - t1 },
+  };
+}
+
+function decideOne(
+  deps: DecisionDeps,
+  application: ApplicationInput,
+  views: ViewResults,
+): Decision | UnknownApplicantError {
+  const missing: MissingView[] = [];
+  // Request fields first, then every view's values: the model's feature_names pick from this.
+  const raw: Record<string, string | number | null | undefined> = { ...application };
+  for (const view of deps.views) {
+    const result = views[view.name];
+    if (result.status !== 'present') {
+      missing.push({ view: view.name, status: result.status });
+      continue;
+    }
+    Object.assign(raw, result.values);
+  }
+  if (missing.length > 0) return new UnknownApplicantError(missing);
+
+  const { prediction, reasons, vector } = deps.model.predict(raw);
+  const probabilityOfDefault = prediction.probabilities[1];
+  const threshold = deps.policy.threshold;
+  const rejected =
+    threshold === undefined ? prediction.label === 1 : probabilityOfDefault >= threshold;
+  return {
+    decision: rejected ? 'rejected' : 'approved',
+    probabilityOfDefault,
+    threshold: threshold ?? 0.5,
+    reasons,
+    warnings: unseenCategoryWarnings(deps.model.artifact, raw, vector),
+    views,
+  };
+}
+
+/** The encoder marks a category the model never saw with UNSEEN_CATEGORY_CODE (-1). */
+function unseenCategoryWarnings(
+  artifact: ModelArtifact,
+  raw: RawRecord,
+  vector: Float32Array,
+): string[] {
+  const warnings: string[] = [];
+  artifact.featureNames.forEach((name, i) => {
+    if (vector[i] === -1 && name in artifact.categoricalEncodings) {
+      warnings.push(`${name}: category "${raw[name]}" was not seen in training; encoded as unknown`);
+    }
+  });
+  return warnings;
+}

@@ -1,0 +1,57 @@
+import type { Context } from 'aws-lambda';
+import { handle, type LambdaEvent } from 'hono/aws-lambda';
+import { Resource } from 'sst';
+import { parseConfig } from './config.js';
+import { createNodeRuntime, type NodeRuntime } from './node-runtime.js';
+
+/**
+ * AWS Lambda (function URL / API Gateway v2 / v1 / ALB events) around the one app. Stores come
+ * from the resources SST links (`Resource`, filled from SST_RESOURCE_* variables); explicit
+ * environment variables of the same names override them, which is what local tests use.
+ */
+
+/** Config from linked SST resources; an unlinked resource simply contributes nothing. */
+export function linkedResourceEnv(): Record<string, string> {
+  const linked: Record<string, string> = {};
+  const read = (name: string, get: (resource: Record<string, string>) => string, key: string) => {
+    try {
+      const value = get((Resource as unknown as Record<string, Record<string, string>>)[name]);
+      if (value) linked[key] = value;
+    } catch {
+      // Not linked in this stage or run (e.g. no Upstash secrets set): leave the setting unset.
+    }
+  };
+  read('Features', (r) => r.name, 'DYNAMODB_TABLE');
+  read('UpstashRedisRestUrl', (r) => r.value, 'UPSTASH_REDIS_REST_URL');
+  read('UpstashRedisRestToken', (r) => r.value, 'UPSTASH_REDIS_REST_TOKEN');
+  return linked;
+}
+
+// Background work (a cache refill after a fallback) must finish before the invocation returns:
+// Lambda freezes the sandbox afterwards. It only exists on the fallback path.
+const pending = new Set<Promise<void>>();
+
+type LambdaRuntime = NodeRuntime & { handle: ReturnType<typeof handle> };
+
+let runtime: Promise<LambdaRuntime> | undefined;
+function getRuntime(): Promise<LambdaRuntime> {
+  runtime ??= createNodeRuntime(parseConfig({ ...linkedResourceEnv(), ...process.env }), {
+    background: (work) => {
+      pending.add(work);
+      void work.finally(() => pending.delete(work));
+    },
+  })
+    .then((ready) => ({ ...ready, handle: handle(ready.app) }))
+    .catch((error: unknown) => {
+    runtime = undefined; // let the next invocation retry a failed start
+    throw error;
+  });
+  return runtime;
+}
+
+export const handler = async (event: LambdaEvent, context: Context) => {
+  const ready = await getRuntime();
+  const response = await ready.handle(event, context);
+  if (pending.size > 0) await Promise.all(pending);
+  return response;
+};

@@ -1,0 +1,101 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { featureViews } from '../features/definitions.js';
+import { DynamoDbStore } from '../features/online/dynamodb.js';
+import { RedisTcpStore } from '../features/online/redis-tcp.js';
+import type { OnlineStore } from '../features/online/types.js';
+import { UpstashStore } from '../features/online/upstash.js';
+import { loadModel } from '../model/model.js';
+import { createApp } from './app.js';
+import { composeStores } from './compose-store.js';
+import type { Config } from './config.js';
+import { loadEmbeddedStore } from './embedded-store.js';
+import { createLogger, type Logger } from './logger.js';
+
+/**
+ * Wiring shared by the Node server and the Lambda handler: config → stores, model → app.
+ */
+
+const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const DEFAULT_MODEL_PATH = path.join(projectRoot, 'model', 'model.onnx');
+export const DEFAULT_SAMPLE_DATA_DIR = path.join(projectRoot, 'features', 'sample');
+
+export interface NodeRuntime {
+  readonly app: ReturnType<typeof createApp>;
+  readonly store: OnlineStore;
+  readonly logger: Logger;
+  close(): Promise<void>;
+}
+
+export async function createNodeRuntime(
+  config: Config,
+  options: { logger?: Logger; background?: (work: Promise<void>) => void } = {},
+): Promise<NodeRuntime> {
+  const logger = options.logger ?? createLogger(config.LOG_LEVEL);
+  const modelPath = config.MODEL_PATH ? path.resolve(config.MODEL_PATH) : DEFAULT_MODEL_PATH;
+  const [model, store] = await Promise.all([
+    readFile(modelPath).then((bytes) => loadModel(new Uint8Array(bytes))),
+    createStore(config, logger),
+  ]);
+  await warmUp(store, logger);
+  const app = createApp({
+    decision: {
+      store,
+      model,
+      views: featureViews,
+      policy: { threshold: config.DECISION_THRESHOLD },
+    },
+    logger,
+    storeName: store.name,
+    maxBodyBytes: config.MAX_BODY_BYTES,
+    retryAfterSeconds: config.RETRY_AFTER_SECONDS,
+    requestDeadlineMs: config.REDIS_DEADLINE_MS + config.DYNAMODB_DEADLINE_MS,
+    background: options.background,
+  });
+  return { app, store, logger, close: async () => store.close?.() };
+}
+
+/**
+ * Opens the stores' connections (TCP, TLS, credentials) before the first applicant: a cold
+ * DynamoDB or Redis connection takes tens of ms, far over the request deadline. A key that
+ * exists nowhere makes the fallback store touch both stores. Failure only logs: the stores may
+ * come up later, and requests then get 503 until they do.
+ */
+async function warmUp(store: OnlineStore, logger: Logger): Promise<void> {
+  try {
+    await store.read([{ zipcode: 0, dob_ssn: '00000000_0000' }], featureViews, {
+      signal: AbortSignal.timeout(5_000),
+    });
+  } catch (error) {
+    logger.warn({ msg: 'store warm-up failed; serving anyway', store: store.name, error });
+  }
+}
+
+async function createStore(config: Config, logger: Logger): Promise<OnlineStore> {
+  const redis = config.UPSTASH_REDIS_REST_URL
+    ? new UpstashStore({
+        url: config.UPSTASH_REDIS_REST_URL,
+        token: config.UPSTASH_REDIS_REST_TOKEN!,
+        keyPrefix: config.REDIS_KEY_PREFIX,
+      })
+    : config.REDIS_URL
+      ? new RedisTcpStore({ url: config.REDIS_URL, keyPrefix: config.REDIS_KEY_PREFIX, logger })
+      : undefined;
+  const dynamodb = config.DYNAMODB_TABLE
+    ? new DynamoDbStore({ tableName: config.DYNAMODB_TABLE, client: new DynamoDBClient({}) })
+    : undefined;
+  const composed = composeStores(
+    { redis, dynamodb },
+    {
+      redisDeadlineMs: config.REDIS_DEADLINE_MS,
+      dynamodbDeadlineMs: config.DYNAMODB_DEADLINE_MS,
+      logger,
+    },
+  );
+  if (composed) return composed;
+  const sampleDir = config.SAMPLE_DATA_DIR ?? DEFAULT_SAMPLE_DATA_DIR;
+  logger.info({ msg: 'no online store configured; serving the embedded sample data', sampleDir });
+  return loadEmbeddedStore(sampleDir);
+}

@@ -1,0 +1,125 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { DynamoDbStore, createDynamoDbTable } from '../features/online/dynamodb.js';
+import { RedisTcpStore } from '../features/online/redis-tcp.js';
+import { startDynalite, type DynaliteHandle } from './harness/dynalite.js';
+import { startRedisServer, type RedisServerHandle } from './harness/redis-server.js';
+import { applicationFor, creditRecord, zipcodeRecord } from './fixtures/applicant.js';
+import { functionUrlEvent, httpApiEvent, lambdaContext } from './fixtures/lambda-events.js';
+import { expectedDecision } from './support/app-under-test.js';
+
+/**
+ * The Lambda adapter with real event shapes, configured the way SST does it: linked resources
+ * arrive as SST_RESOURCE_<Name> JSON variables and are read with `Resource`.
+ */
+
+const APPLICANT = '19750505_0505';
+const table = `lambda-${Date.now()}`;
+let redis: RedisServerHandle;
+let dynalite: DynaliteHandle;
+const saved = { ...process.env };
+
+beforeAll(async () => {
+  [redis, dynalite] = await Promise.all([startRedisServer(), startDynalite()]);
+  const client = new DynamoDBClient({
+    endpoint: dynalite.endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
+  await createDynamoDbTable(client, table);
+  await new DynamoDbStore({ tableName: table, client }).write([zipcodeRecord(), creditRecord(APPLICANT)]);
+  client.destroy();
+});
+
+afterAll(async () => {
+  process.env = saved;
+  await Promise.all([redis?.stop(), dynalite?.stop()]);
+});
+
+async function importHandler(env: Record<string, string>) {
+  vi.resetModules();
+  process.env = { ...saved, ...env };
+  return (await import('../functions/lambda.js')).handler;
+}
+
+describe('Lambda handler, DynamoDB linked by SST', () => {
+  let handler: Awaited<ReturnType<typeof importHandler>>;
+  beforeAll(async () => {
+    handler = await importHandler({
+      SST_RESOURCE_App: JSON.stringify({ name: 'loan-decision-api', stage: 'test' }),
+      SST_RESOURCE_Features: JSON.stringify({ name: table, type: 'sst.aws.Dynamo' }),
+      AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      LOG_LEVEL: 'silent',
+    });
+  });
+
+  it.each([
+    ['function URL', functionUrlEvent],
+    ['API Gateway HTTP API (v2)', httpApiEvent],
+  ])('decides from a %s event', async (_name, event) => {
+    const application = applicationFor(APPLICANT);
+    const response = await handler(event({ body: JSON.stringify(application) }), lambdaContext);
+    expect(response.statusCode).toBe(200);
+    const body = JSON.parse(response.body);
+    expect(body.features.served_by).toBe('dynamodb');
+    const expected = await expectedDecision(application, [zipcodeRecord(), creditRecord(APPLICANT)]);
+    expect(body.probability_of_default).toBe(expected.probability);
+    expect(response.headers?.['server-timing']).toMatch(/total;dur=/);
+  });
+
+  it('decodes a base64 body, and answers 400 / 415 / GET /health like the other runtimes', async () => {
+    const encoded = Buffer.from(JSON.stringify(applicationFor(APPLICANT))).toString('base64');
+    const ok = await handler(functionUrlEvent({ body: encoded, isBase64Encoded: true }), lambdaContext);
+    expect(ok.statusCode).toBe(200);
+
+    const bad = await handler(
+      functionUrlEvent({ body: JSON.stringify({ ...applicationFor(APPLICANT), person_age: 'old' }) }),
+      lambdaContext,
+    );
+    expect(bad.statusCode).toBe(400);
+    expect(JSON.parse(bad.body).error.fields[0].field).toBe('person_age');
+
+    const text = await handler(
+      functionUrlEvent({ body: 'hello', headers: { 'content-type': 'text/plain' } }),
+      lambdaContext,
+    );
+    expect(text.statusCode).toBe(415);
+
+    const health = await handler(functionUrlEvent({ method: 'GET', path: '/health', body: undefined }), lambdaContext);
+    expect(JSON.parse(health.body)).toMatchObject({ status: 'ok', store: 'dynamodb' });
+  });
+});
+
+describe('Lambda handler, Redis in front of DynamoDB', () => {
+  it('falls back on a Redis miss and refills Redis before the invocation returns', async () => {
+    const prefix = `lambda${Date.now()}:`;
+    const handler = await importHandler({
+      SST_RESOURCE_App: JSON.stringify({ name: 'loan-decision-api', stage: 'test' }),
+      SST_RESOURCE_Features: JSON.stringify({ name: table, type: 'sst.aws.Dynamo' }),
+      REDIS_URL: redis.url,
+      REDIS_KEY_PREFIX: prefix,
+      REDIS_DEADLINE_MS: '500',
+      DYNAMODB_DEADLINE_MS: '3000',
+      AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      LOG_LEVEL: 'silent',
+    });
+    const event = functionUrlEvent({ body: JSON.stringify(applicationFor(APPLICANT)) });
+    const first = JSON.parse((await handler(event, lambdaContext)).body);
+    expect(first.features).toMatchObject({ served_by: 'dynamodb', fallback_reason: 'miss' });
+
+    // The refill was awaited inside the invocation (Lambda freezes afterwards): Redis has it now.
+    const direct = new RedisTcpStore({ url: redis.url, keyPrefix: prefix });
+    const { results } = await direct.read([applicationFor(APPLICANT)], [creditRecord(APPLICANT).view]);
+    expect(results[0].credit_history.status).toBe('present');
+    await direct.close();
+
+    const second = JSON.parse((await handler(event, lambdaContext)).body);
+    expect(second.features.served_by).toBe('redis');
+  });
+});
