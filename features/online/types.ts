@@ -86,7 +86,10 @@ export interface OnlineStore {
    * Writes records, never replacing a stored row whose event timestamp (then created timestamp)
    * is newer than the record's. Idempotent.
    */
-  write(records: readonly FeatureRecord[], options?: { signal?: AbortSignal }): Promise<WriteResult>;
+  write(
+    records: readonly FeatureRecord[],
+    options?: { signal?: AbortSignal },
+  ): Promise<WriteResult>;
   close?(): Promise<void>;
 }
 

@@ -1,0 +1,121 @@
+import type { FeatureViewDefinition } from '../definitions.js';
+import type { FeatureRecord, FeatureValue } from '../online/types.js';
+import type { ColumnarRows, NumericColumn, StringColumn } from './parquet-table.js';
+
+/** A materialization window in epoch ms: start exclusive, end inclusive — (start, end]. */
+export interface TimeWindow {
+  readonly start?: number;
+  readonly end?: number;
+}
+
+export interface AddResult {
+  /** Rows looked at. */
+  readonly scanned: number;
+  /** Rows inside the window with an entity key and event timestamp. */
+  readonly inWindow: number;
+}
+
+/**
+ * Keeps the latest row per entity key across any number of batches (row groups, files): highest
+ * event_timestamp, then highest created_timestamp; on a full tie the row seen last wins, so an
+ * appended correction replaces the row it duplicates. One Map lookup per row; a record object is
+ * built only when a row wins. Rows without an entity key or event timestamp are ignored (the
+ * source schemas already reject them as nulls).
+ *
+ * @example
+ * const latest = new LatestPerEntity(creditHistory, { window: { start, end } });
+ * for await (const group of iterateRowGroups(file, location, creditHistorySchema)) {
+ *   if (!group.skipped) latest.add(group.columns, group.rows);
+ * }
+ * await store.write(latest.records());
+ */
+export class LatestPerEntity {
+  private readonly byKey = new Map<number | string, FeatureRecord>();
+  private readonly start: number;
+  private readonly end: number;
+
+  constructor(
+    readonly view: FeatureViewDefinition,
+    options: { window?: TimeWindow } = {},
+  ) {
+    this.start = options.window?.start ?? -Infinity;
+    this.end = options.window?.end ?? Infinity;
+  }
+
+  /** Number of distinct entities kept so far. */
+  get size(): number {
+    return this.byKey.size;
+  }
+
+  add(columns: ColumnarRows, rows = columnLength(columns, this.view)): AddResult {
+    const { view, start, end, byKey } = this;
+    const keys = columns[view.entity.name];
+    const eventTimestamps = columns[view.source.timestampField] as NumericColumn;
+    const createdTimestamps = columns[view.source.createdTimestampField] as
+      NumericColumn | undefined;
+    if (!keys || !eventTimestamps) {
+      throw new TypeError(
+        `${view.name}: columns must include "${view.entity.name}" and "${view.source.timestampField}"`,
+      );
+    }
+    const featureNames = view.features.map((f) => f.name);
+    const featureColumns = featureNames.map((name) => {
+      const column = columns[name];
+      if (!column) throw new TypeError(`${view.name}: column "${name}" missing from the batch`);
+      return column;
+    });
+    const numericKeys = keys instanceof Float64Array;
+    let inWindow = 0;
+    for (let row = 0; row < rows; row++) {
+      const eventTimestamp = eventTimestamps[row];
+      // NaN fails both comparisons, so rows without a timestamp never enter.
+      if (!(eventTimestamp > start && eventTimestamp <= end)) continue;
+      const key = numericKeys ? (keys as NumericColumn)[row] : (keys as StringColumn)[row];
+      if (key === null || (numericKeys && Number.isNaN(key))) continue;
+      inWindow++;
+      const createdRaw = createdTimestamps ? createdTimestamps[row] : eventTimestamp;
+      const createdTimestamp = Number.isNaN(createdRaw) ? eventTimestamp : createdRaw;
+      const kept = byKey.get(key);
+      if (
+        kept &&
+        (kept.eventTimestamp > eventTimestamp ||
+          (kept.eventTimestamp === eventTimestamp && kept.createdTimestamp > createdTimestamp))
+      ) {
+        continue;
+      }
+      const values: Record<string, FeatureValue> = {};
+      for (let f = 0; f < featureNames.length; f++) {
+        const value = featureColumns[f][row];
+        values[featureNames[f]] =
+          value === null || (typeof value === 'number' && Number.isNaN(value)) ? null : value;
+      }
+      byKey.set(key, { view, entityKey: key, eventTimestamp, createdTimestamp, values });
+    }
+    return { scanned: rows, inWindow };
+  }
+
+  /** The kept records, in first-seen key order. */
+  records(): FeatureRecord[] {
+    return [...this.byKey.values()];
+  }
+}
+
+function columnLength(columns: ColumnarRows, view: FeatureViewDefinition): number {
+  return columns[view.source.timestampField]?.length ?? 0;
+}
+
+/**
+ * One-shot form of `LatestPerEntity` for rows already in memory.
+ *
+ * @example
+ * const records = latestPerEntity(zipcodeFeatures, await readParquetColumns(file, location, zipcodeTableSchema));
+ */
+export function latestPerEntity(
+  view: FeatureViewDefinition,
+  columns: ColumnarRows,
+  options: { window?: TimeWindow } = {},
+): FeatureRecord[] {
+  const latest = new LatestPerEntity(view, options);
+  latest.add(columns);
+  return latest.records();
+}

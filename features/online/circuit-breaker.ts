@@ -1,0 +1,87 @@
+/**
+ * A consecutive-failure circuit breaker: after `failureThreshold` failures in a row the protected
+ * store is skipped for `coolDownMs`; then ONE request probes it (half-open). A success closes the
+ * circuit, a failure re-opens it for another cool-down. Hand-written because it is 60 lines and
+ * the libraries (opossum) wrap the call and own the timeout, which the fallback already does.
+ */
+import type { StoreLogger } from './store-support.js';
+
+export type CircuitState = 'closed' | 'open' | 'half_open';
+
+export interface CircuitBreakerConfig {
+  /** Consecutive failures (errors or deadlines) that open the circuit; default 5. */
+  readonly failureThreshold?: number;
+  /** How long an open circuit skips the store before a probe; default 1,000 ms. */
+  readonly coolDownMs?: number;
+}
+
+export class CircuitBreaker {
+  readonly #threshold: number;
+  readonly #coolDownMs: number;
+  #state: CircuitState = 'closed';
+  #failures = 0;
+  #openedAt = 0;
+  #probeInFlight = false;
+
+  constructor(
+    readonly storeName: string,
+    config: CircuitBreakerConfig,
+    private readonly logger: StoreLogger,
+  ) {
+    this.#threshold = Math.max(1, config.failureThreshold ?? 5);
+    this.#coolDownMs = config.coolDownMs ?? 1_000;
+  }
+
+  get state(): CircuitState {
+    return this.#state;
+  }
+
+  /** Whether this request may use the store; in half-open, only the one probe may. */
+  allowRequest(now = Date.now()): boolean {
+    if (this.#state === 'closed') return true;
+    if (this.#state === 'open') {
+      if (now - this.#openedAt < this.#coolDownMs) return false;
+      this.#transition('half_open');
+    }
+    if (this.#probeInFlight) return false;
+    this.#probeInFlight = true;
+    return true;
+  }
+
+  recordSuccess(): void {
+    this.#failures = 0;
+    this.#probeInFlight = false;
+    if (this.#state !== 'closed') this.#transition('closed');
+  }
+
+  /** The request ended without saying anything about the store (caller abort, bad input). */
+  recordInconclusive(): void {
+    this.#probeInFlight = false;
+  }
+
+  recordFailure(now = Date.now()): void {
+    this.#failures++;
+    this.#probeInFlight = false;
+    if (
+      this.#state === 'half_open' ||
+      (this.#state === 'closed' && this.#failures >= this.#threshold)
+    ) {
+      this.#openedAt = now;
+      this.#transition('open');
+    }
+  }
+
+  #transition(to: CircuitState) {
+    const from = this.#state;
+    this.#state = to;
+    const log = {
+      event: 'circuit_breaker',
+      store: this.storeName,
+      from,
+      to,
+      consecutiveFailures: this.#failures,
+    };
+    if (to === 'open') this.logger.warn(log);
+    else this.logger.info(log);
+  }
+}

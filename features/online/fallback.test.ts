@@ -1,0 +1,253 @@
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient } from 'redis';
+import { featureViews } from '../definitions.js';
+import { startRedisServer, type RedisServerHandle } from '../../test/harness/redis-server.js';
+import { startDynalite, type DynaliteHandle } from '../../test/harness/dynalite.js';
+import { creditRecord, uniquePrefix, zipcodeRecord } from '../../test/harness/feature-records.js';
+import { DynamoDbStore } from './dynamodb.js';
+import { FallbackStore, type FallbackStoreConfig } from './fallback.js';
+import { RedisTcpStore } from './redis-tcp.js';
+import { UpstashStore } from './upstash.js';
+import { startUpstashBridge } from '../../test/harness/upstash-bridge.js';
+import type { StoreLogger } from './store-support.js';
+import { StoreUnavailableError, type OnlineStore } from './types.js';
+
+const NOW = Date.UTC(2025, 0, 15);
+const APPLICANT = { zipcode: 76104, dob_ssn: '19630621_4278' };
+const OTHER = { zipcode: 30301, dob_ssn: '19711111_1111' };
+/** Generous deadlines: the machine is shared, and these tests are about behaviour, not speed. */
+const DEADLINES: FallbackStoreConfig = { primaryDeadlineMs: 200, secondaryDeadlineMs: 2_000 };
+
+let redis: RedisServerHandle;
+let dynalite: DynaliteHandle;
+let dynamo: DynamoDbStore;
+let admin: ReturnType<typeof createClient>;
+const logs: Record<string, unknown>[] = [];
+const logger: StoreLogger = {
+  info: (o) => logs.push({ level: 'info', ...o }),
+  warn: (o) => logs.push({ level: 'warn', ...o }),
+  error: (o) => logs.push({ level: 'error', ...o }),
+};
+const opened: OnlineStore[] = [];
+
+beforeAll(async () => {
+  [redis, dynalite] = await Promise.all([startRedisServer(), startDynalite()]);
+  admin = createClient({ url: redis.url, RESP: 2 });
+  admin.on('error', () => {});
+  await admin.connect();
+  dynamo = new DynamoDbStore({
+    tableName: 'online-fallback',
+    clientConfig: {
+      endpoint: dynalite.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 't', secretAccessKey: 't' },
+    },
+  });
+  await dynamo.createTable();
+  await dynamo.write([
+    zipcodeRecord(APPLICANT.zipcode, NOW - 1_000),
+    creditRecord(APPLICANT.dob_ssn, NOW - 2_000, NOW - 500),
+    zipcodeRecord(OTHER.zipcode, NOW - 1_000, NOW, { city: 'ATLANTA' }),
+  ]);
+});
+
+afterAll(async () => {
+  await Promise.allSettled(opened.map((s) => s.close?.()));
+  admin?.destroy();
+  await dynamo?.close();
+  await Promise.allSettled([redis?.stop(), dynalite?.stop()]);
+  // dob_ssn is PII: no log line of any path may carry one.
+  const text = JSON.stringify(logs);
+  expect(text).not.toContain(APPLICANT.dob_ssn);
+  expect(text).not.toContain(OTHER.dob_ssn);
+});
+
+function redisStore(url = redis.url, keyPrefix = uniquePrefix()) {
+  const store = new RedisTcpStore({ url, keyPrefix, logger });
+  opened.push(store);
+  return store;
+}
+
+describe('FallbackStore', () => {
+  it('answers from the primary alone when it has every view', async () => {
+    const primary = redisStore();
+    await primary.write([
+      zipcodeRecord(APPLICANT.zipcode, NOW, NOW, { city: 'FROM REDIS' }),
+      creditRecord(APPLICANT.dob_ssn, NOW),
+    ]);
+    const store = new FallbackStore(primary, dynamo, { ...DEADLINES, logger });
+    const response = await store.read([APPLICANT], featureViews, { now: NOW });
+    expect(response.servedBy).toBe('redis');
+    expect(response.fallbackReason).toBeUndefined();
+    expect(response.pending).toBeUndefined();
+    expect(response.results[0].zipcode_features.values.city).toBe('FROM REDIS');
+  });
+
+  it('on a miss, merges the secondary answer and refills the primary in the background', async () => {
+    const prefix = uniquePrefix();
+    const primary = redisStore(redis.url, prefix);
+    await primary.write([zipcodeRecord(APPLICANT.zipcode, NOW, NOW, { city: 'FROM REDIS' })]);
+    const store = new FallbackStore(primary, dynamo, { ...DEADLINES, logger });
+
+    const response = await store.read([APPLICANT, OTHER], featureViews, { now: NOW });
+    expect(response.fallbackReason).toBe('miss');
+    expect(response.servedBy).toBe('redis+dynamodb');
+    const [applicant, other] = response.results;
+    expect(applicant.zipcode_features.values.city).toBe('FROM REDIS'); // primary hit kept
+    expect(applicant.credit_history.status).toBe('present');
+    expect(applicant.credit_history.eventTimestamp).toBe(NOW - 2_000);
+    expect(other.zipcode_features.values.city).toBe('ATLANTA');
+    expect(other.credit_history.status).toBe('not_found'); // in neither store
+    expect(response.pending).toBeInstanceOf(Promise);
+
+    await response.pending;
+    const refilled = await admin.hGetAll(`${prefix}dob_ssn:${APPLICANT.dob_ssn}`);
+    expect(refilled['credit_history:mortgage_due']).toBe('91803');
+    expect(refilled['credit_history:_event_ts']).toBe(String(NOW - 2_000));
+    const again = await store.read([APPLICANT], featureViews, { now: NOW });
+    expect(again).toMatchObject({ servedBy: 'redis' });
+    expect(again.fallbackReason).toBeUndefined();
+  });
+
+  it('a refill never overwrites a newer row that reached the primary meanwhile', async () => {
+    const prefix = uniquePrefix();
+    const primary = redisStore(redis.url, prefix);
+    const store = new FallbackStore(primary, dynamo, { ...DEADLINES, logger });
+    const response = await store.read([APPLICANT], featureViews, { now: NOW });
+    await primary.write([creditRecord(APPLICANT.dob_ssn, NOW, NOW, { hard_pulls: 42 })]); // the materializer
+    await response.pending;
+    expect(
+      await admin.hGet(`${prefix}dob_ssn:${APPLICANT.dob_ssn}`, 'credit_history:hard_pulls'),
+    ).toBe('42');
+  });
+
+  it('falls back on a Redis that accepts connections but never answers (timeout)', async () => {
+    const silent = net.createServer(() => {});
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    const url = `redis://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    const store = new FallbackStore(redisStore(url), dynamo, {
+      primaryDeadlineMs: 50,
+      secondaryDeadlineMs: 2_000,
+      logger,
+    });
+    for (let i = 0; i < 2; i++) {
+      const started = performance.now();
+      const response = await store.read([APPLICANT], featureViews, { now: NOW });
+      expect(response).toMatchObject({ servedBy: 'dynamodb', fallbackReason: 'timeout' });
+      expect(response.results[0].credit_history.status).toBe('present');
+      expect(performance.now() - started).toBeLessThan(1_000);
+    }
+    silent.close();
+  });
+
+  it('falls back on a SIGKILLed Redis, opens the circuit, and closes it when Redis returns', async () => {
+    const own = await startRedisServer();
+    const primary = redisStore(own.url);
+    const store = new FallbackStore(primary, dynamo, {
+      ...DEADLINES,
+      circuitBreaker: { failureThreshold: 3, coolDownMs: 200 },
+      logger,
+    });
+    await primary.write([
+      zipcodeRecord(APPLICANT.zipcode, NOW),
+      creditRecord(APPLICANT.dob_ssn, NOW),
+    ]);
+    expect((await store.read([APPLICANT], featureViews, { now: NOW })).servedBy).toBe('redis');
+
+    await own.kill();
+    const reasons: (string | undefined)[] = [];
+    for (let i = 0; i < 5; i++) {
+      const response = await store.read([APPLICANT], featureViews, { now: NOW });
+      expect(response.servedBy).toBe('dynamodb');
+      expect(response.results[0].credit_history.status).toBe('present');
+      reasons.push(response.fallbackReason);
+    }
+    expect(reasons).toEqual(['error', 'error', 'error', 'circuit_open', 'circuit_open']);
+    expect(store.circuitState).toBe('open');
+    expect(logs).toContainEqual(
+      expect.objectContaining({ event: 'circuit_breaker', store: 'redis', to: 'open' }),
+    );
+
+    await own.restart(); // empty: reads will miss and refill
+    await expect
+      .poll(
+        async () => {
+          const response = await store.read([APPLICANT], featureViews, { now: NOW });
+          await response.pending;
+          return response.fallbackReason;
+        },
+        { timeout: 10_000, interval: 100 },
+      )
+      .toBeUndefined(); // served by Redis alone again, after a probe and a refill
+    expect(store.circuitState).toBe('closed');
+    expect(logs).toContainEqual(
+      expect.objectContaining({ event: 'circuit_breaker', from: 'half_open', to: 'closed' }),
+    );
+    await own.stop();
+  });
+
+  it.each(['http500', 'garbage'] as const)(
+    'treats Upstash answering %s as a primary fault',
+    async (fault) => {
+      const bridge = await startUpstashBridge({ redisUrl: redis.url, token: 't' });
+      try {
+        const primary = new UpstashStore({
+          url: bridge.url,
+          token: 't',
+          keyPrefix: uniquePrefix(),
+        });
+        const store = new FallbackStore(primary, dynamo, { ...DEADLINES, logger });
+        bridge.fault = fault;
+        const response = await store.read([APPLICANT], featureViews, { now: NOW });
+        expect(response).toMatchObject({ servedBy: 'dynamodb', fallbackReason: 'error' });
+        expect(response.results[0].credit_history.status).toBe('present');
+      } finally {
+        await bridge.stop();
+      }
+    },
+  );
+
+  it('throws StoreUnavailableError quickly when both stores are down', async () => {
+    const deadSecondary = new DynamoDbStore({
+      tableName: 'online-fallback',
+      clientConfig: {
+        endpoint: 'http://127.0.0.1:1',
+        region: 'us-east-1',
+        credentials: { accessKeyId: 't', secretAccessKey: 't' },
+        maxAttempts: 1,
+      },
+    });
+    opened.push(deadSecondary);
+    const store = new FallbackStore(redisStore('redis://127.0.0.1:1'), deadSecondary, {
+      ...DEADLINES,
+      logger,
+    });
+    const started = performance.now();
+    const read = store.read([APPLICANT], featureViews, { now: NOW });
+    await expect(read).rejects.toThrow(StoreUnavailableError);
+    await expect(read).rejects.toThrow(/both stores failed/);
+    await expect(read).rejects.not.toThrow(new RegExp(APPLICANT.dob_ssn));
+    expect(performance.now() - started).toBeLessThan(2_500);
+  });
+
+  it('keeps the primary answer when it missed and the secondary is down', async () => {
+    const deadSecondary = new DynamoDbStore({
+      tableName: 'online-fallback',
+      clientConfig: {
+        endpoint: 'http://127.0.0.1:1',
+        region: 'us-east-1',
+        credentials: { accessKeyId: 't', secretAccessKey: 't' },
+        maxAttempts: 1,
+      },
+    });
+    opened.push(deadSecondary);
+    const primary = redisStore();
+    await primary.write([zipcodeRecord(APPLICANT.zipcode, NOW)]);
+    const store = new FallbackStore(primary, deadSecondary, { ...DEADLINES, logger });
+    const response = await store.read([APPLICANT], featureViews, { now: NOW });
+    expect(response).toMatchObject({ servedBy: 'redis', fallbackReason: 'miss' });
+    expect(response.results[0].credit_history.status).toBe('not_found');
+  });
+});

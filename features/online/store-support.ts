@@ -1,0 +1,102 @@
+/**
+ * Small pieces every store shares: the logger boundary, deadline racing and value decoding.
+ */
+import type { FeatureDefinition, FeatureViewDefinition } from '../definitions.js';
+import { StoreUnavailableError, type FeatureValue } from './types.js';
+
+/** The logging boundary of the stores: structured objects, never entity key values (PII). */
+export interface StoreLogger {
+  info(obj: Record<string, unknown>): void;
+  warn(obj: Record<string, unknown>): void;
+  error(obj: Record<string, unknown>): void;
+}
+
+export const silentLogger: StoreLogger = { info() {}, warn() {}, error() {} };
+
+/**
+ * Settles with `promise`, or rejects with StoreUnavailableError as soon as `signal` aborts. The
+ * client libraries do not all stop promptly on abort (node-redis keeps a sent command queued),
+ * so the race is what guarantees a hung store cannot hang a read; the loser is silenced.
+ */
+export function raceWithSignal<T>(
+  store: string,
+  promise: Promise<T>,
+  signal: AbortSignal | undefined,
+): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) {
+    promise.catch(() => {});
+    return Promise.reject(abortError(store, signal));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      promise.catch(() => {});
+      reject(abortError(store, signal));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** True when the error is the abort of a deadline, as raised by raceWithSignal. */
+export function isAbortError(error: unknown): boolean {
+  return error instanceof StoreUnavailableError && error.cause instanceof AbortedError;
+}
+
+class AbortedError extends Error {
+  override readonly name = 'AbortedError';
+}
+
+function abortError(store: string, signal: AbortSignal): StoreUnavailableError {
+  const reason = signal.reason instanceof Error ? signal.reason.name : 'aborted';
+  const message = reason === 'TimeoutError' ? 'deadline exceeded' : 'read aborted';
+  return new StoreUnavailableError(store, message, { cause: new AbortedError(reason) });
+}
+
+/** Decodes one stored value by its feature type; garbage is a store fault, never a silent value. */
+export function decodeFeatureValue(
+  store: string,
+  view: FeatureViewDefinition,
+  feature: FeatureDefinition,
+  raw: string | null | undefined,
+): FeatureValue {
+  if (raw === null || raw === undefined) return null;
+  if (feature.type === 'string') return raw;
+  const n = Number(raw);
+  if (raw === '' || !Number.isFinite(n)) {
+    throw new StoreUnavailableError(
+      store,
+      `stored value of ${view.name}:${feature.name} is not an int64 (${raw.length} chars)`,
+    );
+  }
+  return n;
+}
+
+/** Decodes a stored epoch-ms timestamp; null when absent. */
+export function decodeTimestamp(
+  store: string,
+  field: string,
+  raw: string | null | undefined,
+): number | null {
+  if (raw === null || raw === undefined) return null;
+  const n = Number(raw);
+  if (raw === '' || !Number.isFinite(n)) {
+    throw new StoreUnavailableError(store, `stored ${field} is not an epoch-ms timestamp`);
+  }
+  return n;
+}
+
+/** Encodes a value for a string-typed store (Redis fields, DynamoDB N/S); null means absent. */
+export function encodeFeatureValue(value: FeatureValue | undefined): string | null {
+  if (value === null || value === undefined) return null;
+  return typeof value === 'number' ? String(value) : value;
+}
