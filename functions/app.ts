@@ -1,11 +1,11 @@
-import { OpenAPIHono } from '@hono/zod-openapi';
-import type { Context } from 'hono';
+import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { requestId, type RequestIdVariables } from 'hono/request-id';
-import { StoreUnavailableError } from '../features/online/types.js';
+import { InvalidEntityKeyError } from '../features/online/key-layout.js';
+import { StoreUnavailableError, type FallbackReason } from '../features/online/types.js';
 import { decideLoans, type Decision, type DecisionDeps } from './decision.js';
 import { ApiError, RequestValidationError, UnknownApplicantError } from './http/errors.js';
-import { registerOpenApi } from './http/openapi.js';
+import { buildOpenApiDocument } from './http/openapi.js';
 import { parseLoanApplication } from './http/parse-application.js';
 import type { LoanDecision } from './http/schemas.js';
 import type { Logger } from './logger.js';
@@ -38,7 +38,7 @@ type AppEnv = { Variables: RequestIdVariables };
 const DEFAULT_MAX_BODY_BYTES = 16 * 1024;
 
 export function createApp(deps: AppDeps) {
-  const app = new OpenAPIHono<AppEnv>();
+  const app = new Hono<AppEnv>();
   const maxBodyBytes = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const retryAfter = String(deps.retryAfterSeconds ?? 1);
   const requestDeadlineMs = deps.requestDeadlineMs ?? 10;
@@ -95,7 +95,8 @@ export function createApp(deps: AppDeps) {
     }),
   );
 
-  registerOpenApi(app);
+  let openApiDocument: ReturnType<typeof buildOpenApiDocument> | undefined;
+  app.get('/openapi.json', (c) => c.json((openApiDocument ??= buildOpenApiDocument())));
 
   app.notFound((c) =>
     c.json(
@@ -113,6 +114,13 @@ export function createApp(deps: AppDeps) {
       if (err.status >= 500) c.header('Retry-After', retryAfter);
       deps.logger.info({ msg: 'request rejected', request_id, status: err.status, code: err.code });
       return c.json({ request_id, error: errorDetail(err) }, err.status);
+    }
+    if (err instanceof InvalidEntityKeyError) {
+      // The schema should have caught it; still a client mistake, and never echo the key.
+      return c.json(
+        { request_id, error: { code: 'invalid_request', message: 'invalid entity key' } },
+        400,
+      );
     }
     if (err instanceof StoreUnavailableError) {
       deps.logger.warn({ msg: 'feature stores unavailable', request_id, error: err.message });
@@ -164,7 +172,7 @@ function decisionBody(
   requestId: string,
   modelVersion: string,
   decision: Decision,
-  served: { servedBy: string; fallbackReason: string | null },
+  served: { servedBy: string; fallbackReason: FallbackReason | null },
 ): LoanDecision {
   const views: LoanDecision['features']['views'] = {};
   for (const [name, result] of Object.entries(decision.views)) {

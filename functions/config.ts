@@ -1,36 +1,40 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
 /**
  * Runtime configuration, parsed once by the entry files from `process.env` (Node, Lambda) or the
  * Worker `env`. Every setting is documented in the README; defaults are sized for a 10 ms budget.
  */
 
-const optionalString = z
-  .string()
-  .optional()
-  .transform((value) => (value === '' ? undefined : value));
+/** Unset and empty both mean "not configured". */
+const optionalString = z.pipe(
+  z.optional(z.string()),
+  z.transform((value) => (value === '' ? undefined : value)),
+);
+
+const unsetAsUndefined = (value: unknown) =>
+  value === undefined || value === '' ? undefined : Number(value);
 
 const number = (fallback: number) =>
-  z.preprocess(
-    (value) => (value === undefined || value === '' ? undefined : Number(value)),
-    z.number().finite().positive().default(fallback),
+  z.pipe(
+    z.transform(unsetAsUndefined),
+    z._default(z.number().check(z.positive()), fallback),
   );
 
 export const ConfigSchema = z.object({
-  PORT: z.preprocess(
-    (v) => (v === undefined || v === '' ? undefined : Number(v)),
-    z.number().int().min(0).max(65_535).default(3000),
+  PORT: z.pipe(
+    z.transform(unsetAsUndefined),
+    z._default(z.number().check(z.int(), z.gte(0), z.lte(65_535)), 3000),
   ),
   MODEL_PATH: optionalString,
   /** Reject when P(default) ≥ this; unset: the model's label decides (P(default) > 0.5). */
-  DECISION_THRESHOLD: z.preprocess(
-    (v) => (v === undefined || v === '' ? undefined : Number(v)),
-    z.number().min(0).max(1).optional(),
+  DECISION_THRESHOLD: z.pipe(
+    z.transform(unsetAsUndefined),
+    z.optional(z.number().check(z.gte(0), z.lte(1))),
   ),
   REDIS_URL: optionalString,
   UPSTASH_REDIS_REST_URL: optionalString,
   UPSTASH_REDIS_REST_TOKEN: optionalString,
-  REDIS_KEY_PREFIX: z.string().default('loan:'),
+  REDIS_KEY_PREFIX: z._default(z.string(), 'loan:'),
   DYNAMODB_TABLE: optionalString,
   /** Deadline for the Redis / Upstash read before falling back to DynamoDB. */
   REDIS_DEADLINE_MS: number(4),
@@ -38,7 +42,7 @@ export const ConfigSchema = z.object({
   DYNAMODB_DEADLINE_MS: number(5),
   MAX_BODY_BYTES: number(16 * 1024),
   RETRY_AFTER_SECONDS: number(1),
-  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  LOG_LEVEL: z._default(z.enum(['debug', 'info', 'warn', 'error', 'silent']), 'info'),
   /** Folder of sample Parquet files for the embedded store (no store configured). */
   SAMPLE_DATA_DIR: optionalString,
 });

@@ -1,4 +1,4 @@
-import type { z } from '@hono/zod-openapi';
+import type * as z from 'zod/mini';
 import type { ApplicationInput } from '../decision.js';
 import { RequestValidationError, type FieldProblem } from './errors.js';
 import { LoanApplicationSchema } from './schemas.js';
@@ -34,7 +34,7 @@ function unwrapColumnForm(body: unknown): unknown {
 }
 
 /** One problem per bad field; messages come from the schema and never echo the input. */
-function fieldProblems(error: z.ZodError, row: unknown): FieldProblem[] {
+function fieldProblems(error: z.core.$ZodError, row: unknown): FieldProblem[] {
   const given = row !== null && typeof row === 'object' ? (row as Record<string, unknown>) : {};
   const problems: FieldProblem[] = [];
   for (const issue of error.issues) {
