@@ -2,8 +2,8 @@ import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { requestId, type RequestIdVariables } from 'hono/request-id';
 import { InvalidEntityKeyError } from '../features/online/key-layout.js';
-import { StoreUnavailableError, type FallbackReason } from '../features/online/types.js';
-import { decideLoans, type Decision, type DecisionDeps } from './decision.js';
+import { StoreUnavailableError, type ViewResults } from '../features/online/types.js';
+import { decideLoans, type ApplicationInput, type Decision, type DecisionDeps } from './decision.js';
 import { ApiError, RequestValidationError, UnknownApplicantError } from './http/errors.js';
 import { buildOpenApiDocument } from './http/openapi.js';
 import { parseLoanApplication } from './http/parse-application.js';
@@ -20,6 +20,8 @@ export interface AppDeps {
   readonly logger: Logger;
   /** Largest accepted request body; larger bodies get 413. Default 16 KiB. */
   readonly maxBodyBytes?: number;
+  /** Most applications in one POST /loan-decisions. Default 100. */
+  readonly maxBatchSize?: number;
   /** Seconds a client should wait after a 503. Default 1. */
   readonly retryAfterSeconds?: number;
   /** Where background work goes when the runtime has no executionCtx (Node, Lambda). */
@@ -36,56 +38,116 @@ export interface AppDeps {
 type AppEnv = { Variables: RequestIdVariables };
 
 const DEFAULT_MAX_BODY_BYTES = 16 * 1024;
+const DEFAULT_MAX_BATCH_SIZE = 100;
 
 export function createApp(deps: AppDeps) {
   const app = new Hono<AppEnv>();
   const maxBodyBytes = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const retryAfter = String(deps.retryAfterSeconds ?? 1);
   const requestDeadlineMs = deps.requestDeadlineMs ?? 10;
+  const maxBatchSize = deps.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE;
+  const modelVersion = deps.decision.model.artifact.version;
 
   // One throw-away prediction compiles the evaluator's hot path before the first applicant.
   deps.decision.model.predict({});
 
   app.use(requestId());
 
-  app.post(
-    '/loan-decision',
+  const limit = (maxSize: number) =>
     bodyLimit({
-      maxSize: maxBodyBytes,
+      maxSize,
       onError: () => {
-        throw new ApiError(413, 'payload_too_large', `request body exceeds ${maxBodyBytes} bytes`);
+        throw new ApiError(413, 'payload_too_large', `request body exceeds ${maxSize} bytes`);
       },
-    }),
-    async (c) => {
-      const started = performance.now();
-      const application = parseLoanApplication(await readJson(c));
-      const batch = await decideLoans(deps.decision, [application], {
-        signal: AbortSignal.timeout(requestDeadlineMs),
-      });
-      if (batch.pending) runInBackground(c, batch.pending, deps.background);
-      const item = batch.items[0];
-      if (item instanceof UnknownApplicantError) throw item;
+    });
 
-      const body = decisionBody(c.get('requestId'), deps.decision.model.artifact.version, item, {
-        servedBy: batch.servedBy,
-        fallbackReason: batch.fallbackReason,
-      });
-      const totalMs = performance.now() - started;
-      c.header(
-        'Server-Timing',
-        `features;dur=${batch.timings.featuresMs.toFixed(3)}, model;dur=${batch.timings.modelMs.toFixed(3)}, total;dur=${totalMs.toFixed(3)}`,
-      );
-      deps.logger.info({
-        msg: 'decision',
-        request_id: body.request_id,
-        decision: body.decision,
+  app.post('/loan-decision', limit(maxBodyBytes), async (c) => {
+    const started = performance.now();
+    const application = parseLoanApplication(await readJson(c));
+    const batch = await decideLoans(deps.decision, [application], {
+      signal: AbortSignal.timeout(requestDeadlineMs),
+    });
+    if (batch.pending) runInBackground(c, batch.pending, deps.background);
+    const item = batch.items[0];
+    if (item instanceof UnknownApplicantError) throw item;
+
+    const body = {
+      request_id: c.get('requestId'),
+      ...decisionBody(item),
+      model_version: modelVersion,
+      features: {
         served_by: batch.servedBy,
         fallback_reason: batch.fallbackReason,
-        total_ms: Number(totalMs.toFixed(3)),
-      });
-      return c.json(body, 200);
-    },
-  );
+        views: viewsBody(item.views),
+      },
+    } satisfies LoanDecision;
+    const totalMs = performance.now() - started;
+    c.header('Server-Timing', serverTiming(batch.timings, totalMs));
+    deps.logger.info({
+      msg: 'decision',
+      request_id: body.request_id,
+      decision: body.decision,
+      served_by: batch.servedBy,
+      fallback_reason: batch.fallbackReason,
+      total_ms: Number(totalMs.toFixed(3)),
+    });
+    return c.json(body, 200);
+  });
+
+  // Many applications, every entity's features in one store round trip; an item's mistake is
+  // that item's error, never the batch's.
+  app.post('/loan-decisions', limit(maxBodyBytes * maxBatchSize), async (c) => {
+    const started = performance.now();
+    const body = await readJson(c);
+    const items = (body as { applications?: unknown } | null)?.applications;
+    if (!Array.isArray(items) || items.length === 0 || items.length > maxBatchSize) {
+      throw new RequestValidationError([
+        {
+          field: 'applications',
+          message: `must be an array of 1 to ${maxBatchSize} applications`,
+        },
+      ]);
+    }
+    const parsed = items.map((item) => {
+      try {
+        return parseLoanApplication(item);
+      } catch (error) {
+        if (error instanceof ApiError) return error;
+        throw error;
+      }
+    });
+    const valid = parsed.filter((p): p is ApplicationInput => !(p instanceof ApiError));
+    const batch = valid.length
+      ? await decideLoans(deps.decision, valid, { signal: AbortSignal.timeout(requestDeadlineMs) })
+      : undefined;
+    if (batch?.pending) runInBackground(c, batch.pending, deps.background);
+
+    let next = 0;
+    const results = parsed.map((p, index) => {
+      const outcome = p instanceof ApiError ? p : batch!.items[next++];
+      if (outcome instanceof ApiError) {
+        return { index, status: outcome.status, error: errorDetail(outcome) };
+      }
+      return { index, status: 200, ...decisionBody(outcome), views: viewsBody(outcome.views) };
+    });
+    const totalMs = performance.now() - started;
+    if (batch) c.header('Server-Timing', serverTiming(batch.timings, totalMs));
+    deps.logger.info({
+      msg: 'decisions',
+      request_id: c.get('requestId'),
+      applications: items.length,
+      served_by: batch?.servedBy ?? null,
+      total_ms: Number(totalMs.toFixed(3)),
+    });
+    return c.json({
+      request_id: c.get('requestId'),
+      model_version: modelVersion,
+      features: batch
+        ? { served_by: batch.servedBy, fallback_reason: batch.fallbackReason }
+        : null,
+      results,
+    });
+  });
 
   app.get('/health', (c) =>
     c.json({
@@ -168,34 +230,30 @@ function errorDetail(err: ApiError) {
   return { code: err.code, message: err.message };
 }
 
-function decisionBody(
-  requestId: string,
-  modelVersion: string,
-  decision: Decision,
-  served: { servedBy: string; fallbackReason: FallbackReason | null },
-): LoanDecision {
-  const views: LoanDecision['features']['views'] = {};
-  for (const [name, result] of Object.entries(decision.views)) {
-    views[name] = {
+function decisionBody(decision: Decision) {
+  return {
+    decision: decision.decision,
+    probability_of_default: decision.probabilityOfDefault,
+    threshold: decision.threshold,
+    reasons: [...decision.reasons],
+    warnings: [...decision.warnings],
+  };
+}
+
+function viewsBody(views: ViewResults): LoanDecision['features']['views'] {
+  const body: LoanDecision['features']['views'] = {};
+  for (const [name, result] of Object.entries(views)) {
+    body[name] = {
       status: result.status,
       event_timestamp:
         result.eventTimestamp === null ? null : new Date(result.eventTimestamp).toISOString(),
     };
   }
-  return {
-    request_id: requestId,
-    decision: decision.decision,
-    probability_of_default: decision.probabilityOfDefault,
-    threshold: decision.threshold,
-    model_version: modelVersion,
-    reasons: [...decision.reasons],
-    warnings: [...decision.warnings],
-    features: {
-      served_by: served.servedBy,
-      fallback_reason: served.fallbackReason,
-      views,
-    },
-  };
+  return body;
+}
+
+function serverTiming(timings: { featuresMs: number; modelMs: number }, totalMs: number): string {
+  return `features;dur=${timings.featuresMs.toFixed(3)}, model;dur=${timings.modelMs.toFixed(3)}, total;dur=${totalMs.toFixed(3)}`;
 }
 
 /** Workers: executionCtx.waitUntil. Elsewhere: the adapter's background hook, or let it run. */

@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbStore, createDynamoDbTable } from '../features/online/dynamodb.js';
+import { EmbeddedStore } from '../features/online/embedded.js';
 import { FallbackStore } from '../features/online/fallback.js';
 import { RedisTcpStore } from '../features/online/redis-tcp.js';
 import { UpstashStore } from '../features/online/upstash.js';
@@ -330,5 +331,55 @@ describe('client mistakes get a 4xx JSON naming the problem, never a 500', () =>
     expect(doc.openapi).toBe('3.1.0');
     expect(doc.paths['/loan-decision'].post.responses).toHaveProperty('422');
     expect(doc.components.schemas.LoanApplication.properties).toHaveProperty('dob_ssn');
+  });
+});
+
+describe('POST /loan-decisions (batch)', () => {
+  it('decides many applications with ONE Upstash request, per-item errors in order', async () => {
+    const known = [applicant(11), applicant(12), applicant(13)];
+    const store = new UpstashStore({ url: bridge.url, token: bridge.token });
+    await store.write([zipcodeRecord(), ...known.map((d) => creditRecord(d, { hard_pulls: 3 }))]);
+    const { app, logs } = await appUnderTest(store);
+    const unknown = applicant(14);
+    const applications = [
+      applicationFor(known[0]),
+      { ...applicationFor(known[1]), loan_amnt: -5 },
+      applicationFor(unknown),
+      applicationFor(known[2]),
+    ];
+    bridge.requests = 0;
+    const response = await app.request('/loan-decisions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ applications }),
+    });
+    const text = await response.text();
+    allBodies.push(text);
+    allLogs.push(...logs);
+    expect(response.status).toBe(200);
+    expect(bridge.requests).toBe(1);
+    const body = JSON.parse(text);
+    expect(body.results.map((r: { status: number }) => r.status)).toEqual([200, 400, 422, 200]);
+    expect(body.results[1].error.fields[0].field).toBe('loan_amnt');
+    expect(body.results[2].error.feature_views).toEqual([{ view: 'credit_history', status: 'not_found' }]);
+    for (const i of [0, 3]) {
+      const records = [zipcodeRecord(), creditRecord(known[i === 0 ? 0 : 2], { hard_pulls: 3 })];
+      const expected = await expectedDecision(applications[i], records);
+      expect(body.results[i].probability_of_default).toBe(expected.probability);
+      expect(body.results[i].decision).toBe(expected.decision);
+    }
+  });
+
+  it('400 for an empty or oversized batch', async () => {
+    const { app } = await appUnderTest(new EmbeddedStore(), { maxBatchSize: 2 });
+    for (const applications of [[], [1, 2, 3], 'x']) {
+      const response = await app.request('/loan-decisions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ applications }),
+      });
+      expect(response.status).toBe(400);
+      expect((await response.json()).error.fields[0].field).toBe('applications');
+    }
   });
 });
