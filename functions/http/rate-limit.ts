@@ -1,0 +1,228 @@
+import { Ratelimit } from '@upstash/ratelimit';
+import { Redis } from '@upstash/redis';
+import type { Context, MiddlewareHandler } from 'hono';
+import type { RequestIdVariables } from 'hono/request-id';
+import { CircuitBreaker, type CircuitBreakerConfig } from '../../features/online/circuit-breaker.js';
+import type { Logger } from '../logger.js';
+
+/**
+ * Rate limiting with @upstash/ratelimit (sliding window in Upstash Redis), per API key and per
+ * client IP. It FAILS OPEN: a limiter that cannot answer must not take the API down with it.
+ * Redis errors, the library's own deadline (`reason: "timeout"`) and an open circuit all let the
+ * request through and log why (limiter and reason only — never the IP, key or body).
+ *
+ * A plain REDIS_URL (TCP) deployment cannot use this: @upstash/ratelimit speaks only the Upstash
+ * REST protocol. There, leave it off and limit at the edge (API Gateway usage plans per key, AWS
+ * WAF rate-based rules per IP); a per-instance in-memory limit is not a limit when Lambda scales
+ * out to many instances.
+ */
+
+export interface RateLimitRule {
+  /** Requests allowed per window. */
+  readonly requests: number;
+  readonly windowSeconds: number;
+}
+
+export interface RateLimitOptions {
+  /** The Upstash Redis that holds the windows; see `createRateLimitRedis`. */
+  readonly redis: Redis;
+  /** Default 6,000 per 60 s (100/s) per key: one key serves a whole frontend. `false`: off. */
+  readonly perApiKey?: RateLimitRule | false;
+  /** Default 600 per 60 s (10/s) per address; also slows down key guessing. `false`: off. */
+  readonly perIp?: RateLimitRule | false;
+  /**
+   * The client address, per runtime: Node `getConnInfo(c).remote.address`
+   * (@hono/node-server/conninfo), Lambda `getConnInfo(c).remote.address` (hono/aws-lambda),
+   * Workers `c.req.header('cf-connecting-ip')`. Without it (or when it returns undefined) the
+   * per-IP limit is skipped. Never trust X-Forwarded-For unless a proxy you run sets it.
+   */
+  readonly clientIp?: (c: Context) => string | undefined;
+  /** Past this the check gives up and the request passes; default 10 ms (the decision budget). */
+  readonly timeoutMs?: number;
+  /** Redis key prefix of the windows; default `ratelimit:loan-decision`. */
+  readonly prefix?: string;
+  /** After consecutive failures the limiter is skipped for a while; default 3 failures, 5 s. */
+  readonly circuitBreaker?: CircuitBreakerConfig;
+}
+
+/** What the rate-limit middleware needs from the rest of the security chain. */
+export interface RateLimitWiring {
+  readonly logger: Logger;
+  /** Id of the request's valid API key, if it carries one. */
+  readonly identifyApiKey: (c: Context) => string | undefined;
+  readonly isPublicPath: (path: string) => boolean;
+  /** Where `pending` work goes when the runtime has no executionCtx (Node, Lambda). */
+  readonly background?: (work: Promise<unknown>) => void;
+}
+
+export const DEFAULT_PER_API_KEY: RateLimitRule = { requests: 6_000, windowSeconds: 60 };
+export const DEFAULT_PER_IP: RateLimitRule = { requests: 600, windowSeconds: 60 };
+
+/**
+ * An @upstash/redis client tuned for a limiter that fails open: no retries (a retry after the
+ * deadline only adds load to a struggling Redis), no telemetry headers, no sync token.
+ *
+ * @example
+ * const redis = createRateLimitRedis({ url: config.UPSTASH_REDIS_REST_URL, token: config.UPSTASH_REDIS_REST_TOKEN });
+ */
+export function createRateLimitRedis(config: { url: string; token: string }): Redis {
+  return new Redis({
+    url: config.url,
+    token: config.token,
+    retry: false,
+    enableTelemetry: false,
+    readYourWrites: false,
+  });
+}
+
+type Scope = 'ip' | 'api_key';
+type FailOpenReason = 'timeout' | 'error' | 'circuit_open';
+
+interface Verdict {
+  readonly scope: Scope;
+  readonly success: boolean;
+  readonly limit: number;
+  /** epoch ms */
+  readonly reset: number;
+  readonly pending?: Promise<unknown>;
+}
+
+const FAIL_OPEN_LOG_INTERVAL_MS = 10_000;
+
+export function rateLimit<V extends RequestIdVariables = RequestIdVariables>(
+  options: RateLimitOptions,
+  wiring: RateLimitWiring,
+): MiddlewareHandler<{ Variables: V }> {
+  const { logger } = wiring;
+  const prefix = options.prefix ?? 'ratelimit:loan-decision';
+  const timeout = options.timeoutMs ?? 10;
+  const limiter = (rule: RateLimitRule | false | undefined, fallback: RateLimitRule, scope: Scope) => {
+    if (rule === false) return undefined;
+    const { requests, windowSeconds } = rule ?? fallback;
+    if (!(Number.isInteger(requests) && requests > 0 && windowSeconds > 0)) {
+      throw new RangeError(
+        `rate limit ${scope}: requests must be a positive integer and windowSeconds positive`,
+      );
+    }
+    return new Ratelimit({
+      redis: options.redis,
+      limiter: Ratelimit.slidingWindow(requests, `${windowSeconds} s`),
+      prefix: `${prefix}:${scope}`,
+      timeout,
+      // Identifiers already over their limit are refused from memory, without a Redis call.
+      ephemeralCache: new Map(),
+      analytics: false,
+    });
+  };
+  const byIp = options.clientIp ? limiter(options.perIp, DEFAULT_PER_IP, 'ip') : undefined;
+  const byKey = limiter(options.perApiKey, DEFAULT_PER_API_KEY, 'api_key');
+  const breaker = new CircuitBreaker(
+    'ratelimit',
+    { failureThreshold: 3, coolDownMs: 5_000, ...options.circuitBreaker },
+    logger,
+  );
+  const logFailOpen = failOpenLogger(logger);
+
+  const check = async (ratelimit: Ratelimit, scope: Scope, identifier: string): Promise<Verdict> => {
+    const pass = (reason: FailOpenReason, error?: unknown, pending?: Promise<unknown>): Verdict => {
+      logFailOpen(scope, reason, error);
+      return { scope, success: true, limit: 0, reset: 0, pending };
+    };
+    if (!breaker.allowRequest()) return pass('circuit_open');
+    try {
+      const result = await ratelimit.limit(identifier);
+      if (result.reason === 'timeout') {
+        breaker.recordFailure();
+        return pass('timeout', undefined, result.pending);
+      }
+      // A refusal from the in-memory cache says nothing about Redis's health.
+      if (result.reason === 'cacheBlock') breaker.recordInconclusive();
+      else breaker.recordSuccess();
+      return { scope, ...result };
+    } catch (error) {
+      breaker.recordFailure();
+      return pass('error', error);
+    }
+  };
+
+  return async function rateLimitMiddleware(c, next) {
+    if (wiring.isPublicPath(c.req.path)) return next();
+    const checks: Promise<Verdict>[] = [];
+    const ip = byIp ? options.clientIp?.(c) : undefined;
+    if (byIp && ip) checks.push(check(byIp, 'ip', ip));
+    const keyId = byKey ? wiring.identifyApiKey(c) : undefined;
+    if (byKey && keyId) checks.push(check(byKey, 'api_key', keyId));
+    if (checks.length === 0) return next();
+
+    const verdicts = await Promise.all(checks);
+    const pending = verdicts.flatMap((v) => (v.pending ? [v.pending] : []));
+    if (pending.length > 0) {
+      runInBackground(c, Promise.allSettled(pending), wiring.background);
+    }
+    const refused = verdicts
+      .filter((v) => !v.success)
+      .sort((a, b) => b.reset - a.reset)[0];
+    if (!refused) return next();
+
+    const retryAfter = Math.max(1, Math.ceil((refused.reset - Date.now()) / 1000));
+    const request_id = c.get('requestId');
+    logger.info({ msg: 'request rejected', request_id, status: 429, code: 'rate_limited', limiter: refused.scope });
+    c.header('Retry-After', String(retryAfter));
+    c.header('RateLimit-Limit', String(refused.limit));
+    c.header('RateLimit-Remaining', '0');
+    c.header('RateLimit-Reset', String(retryAfter));
+    const who = refused.scope === 'ip' ? 'this client address' : 'this API key';
+    return c.json(
+      {
+        request_id,
+        error: {
+          code: 'rate_limited',
+          message: `too many requests for ${who}; retry after ${retryAfter} s`,
+        },
+      },
+      429,
+    );
+  };
+}
+
+/**
+ * One warning per limiter and reason every 10 s, with the count it stood for: a Redis outage
+ * must be visible without writing a log line per request.
+ */
+function failOpenLogger(logger: Logger) {
+  const last = new Map<string, { at: number; suppressed: number }>();
+  return (scope: Scope, reason: FailOpenReason, error?: unknown) => {
+    const key = `${scope}:${reason}`;
+    const now = Date.now();
+    const entry = last.get(key);
+    if (entry && now - entry.at < FAIL_OPEN_LOG_INTERVAL_MS) {
+      entry.suppressed++;
+      return;
+    }
+    last.set(key, { at: now, suppressed: 0 });
+    logger.warn({
+      msg: 'rate limit failed open',
+      limiter: scope,
+      reason,
+      // The name only: @upstash/redis error messages quote the command, which holds the identifier.
+      error: error instanceof Error ? error.name : undefined,
+      suppressed_since_last: entry?.suppressed ?? 0,
+    });
+  };
+}
+
+/** Workers: executionCtx.waitUntil. Elsewhere: the adapter's background hook, or let it run. */
+function runInBackground(
+  c: Context,
+  work: Promise<unknown>,
+  fallback: ((work: Promise<unknown>) => void) | undefined,
+) {
+  let ctx: { waitUntil(p: Promise<unknown>): void } | undefined;
+  try {
+    ctx = c.executionCtx;
+  } catch {
+    // Hono throws when the runtime passed no ExecutionContext (Node, Lambda).
+  }
+  if (ctx) ctx.waitUntil(work);
+  else fallback?.(work);
+}
