@@ -5,6 +5,7 @@ import { InvalidEntityKeyError } from '../features/online/key-layout.js';
 import { StoreUnavailableError, type ViewResults } from '../features/online/types.js';
 import { decideLoans, type ApplicationInput, type Decision, type DecisionDeps } from './decision.js';
 import { ApiError, RequestValidationError, UnknownApplicantError } from './http/errors.js';
+import { registerDemoPage } from './http/demo-page.js';
 import { buildOpenApiDocument } from './http/openapi.js';
 import { parseLoanApplication } from './http/parse-application.js';
 import type { LoanDecision } from './http/schemas.js';
@@ -157,6 +158,8 @@ export function createApp(deps: AppDeps) {
     }),
   );
 
+  registerDemoPage(app);
+
   let openApiDocument: ReturnType<typeof buildOpenApiDocument> | undefined;
   app.get('/openapi.json', (c) => c.json((openApiDocument ??= buildOpenApiDocument())));
 
@@ -237,6 +240,7 @@ function decisionBody(decision: Decision) {
     threshold: decision.threshold,
     reasons: [...decision.reasons],
     warnings: [...decision.warnings],
+    scoring: { scored_by: decision.scoredBy, fallback_reason: decision.remoteFallbackReason },
   };
 }
 

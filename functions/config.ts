@@ -43,6 +43,12 @@ export const ConfigSchema = z.object({
   MAX_BODY_BYTES: number(16 * 1024),
   RETRY_AFTER_SECONDS: number(1),
   LOG_LEVEL: z._default(z.enum(['debug', 'info', 'warn', 'error', 'silent']), 'info'),
+  /** SageMaker endpoint scoring the encoded features (optional; the in-process tree is fallback). */
+  SAGEMAKER_ENDPOINT: optionalString,
+  /** primary: SageMaker's answer serves; shadow: in-process serves, SageMaker is compared. */
+  SAGEMAKER_MODE: z._default(z.enum(['primary', 'shadow']), 'primary'),
+  SAGEMAKER_CONTENT_TYPE: z._default(z.enum(['text/csv', 'application/json']), 'text/csv'),
+  SAGEMAKER_DEADLINE_MS: number(5),
   /** Folder of sample Parquet files for the embedded store (no store configured). */
   SAMPLE_DATA_DIR: optionalString,
 });

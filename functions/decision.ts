@@ -6,6 +6,12 @@ import type {
   ViewResults,
 } from '../features/online/types.js';
 import type { ExplainedPrediction, ModelArtifact, RawRecord, Reason } from '../model/types.js';
+import {
+  scoreWithRemote,
+  type RemoteFailureReason,
+  type RemoteScorer,
+  type RemoteScoringLogger,
+} from '../model/remote-scoring.js';
 import { UnknownApplicantError, type MissingView } from './http/errors.js';
 
 /**
@@ -40,9 +46,17 @@ export interface Decision {
   readonly decision: 'approved' | 'rejected';
   readonly probabilityOfDefault: number;
   readonly threshold: number;
+  /** Who computed the probability: the in-process tree, or SageMaker in primary mode. */
+  readonly scoredBy: 'in-process' | 'sagemaker';
+  /** Why SageMaker (primary mode) did not answer and the in-process tree did. */
+  readonly remoteFallbackReason: RemoteFailureReason | null;
   readonly reasons: readonly Reason[];
   readonly warnings: readonly string[];
   readonly views: ViewResults;
+  /** The model's label for probabilityOfDefault (1 = default). */
+  readonly label: 0 | 1;
+  /** The encoded input row, in feature_names order (what a remote scorer receives). */
+  readonly vector: Float32Array;
 }
 
 export interface DecisionBatch {
@@ -60,6 +74,10 @@ export interface DecisionDeps {
   readonly model: ScoringModel;
   readonly views: readonly FeatureViewDefinition[];
   readonly policy: DecisionPolicy;
+  /** Optional remote model (SageMaker): primary, or shadow for a safe rollout. */
+  readonly remoteScorer?: RemoteScorer;
+  /** Where remote-scoring failures and shadow disagreements are reported (no PII). */
+  readonly logger?: RemoteScoringLogger;
   readonly now?: () => number;
 }
 
@@ -71,16 +89,72 @@ export async function decideLoans(
   const t0 = performance.now();
   const read = await readWithDeadline(deps, applications, options.deadlineMs);
   const t1 = performance.now();
-  const items = applications.map((application, i) =>
+  let items: Array<Decision | UnknownApplicantError> = applications.map((application, i) =>
     decideOne(deps, application, read.results[i]),
   );
+  let pending = read.pending;
+  if (deps.remoteScorer) {
+    const remote = await scoreRemotely(deps, deps.remoteScorer, items);
+    items = remote.items;
+    if (remote.pending.length > 0) {
+      pending = Promise.all([read.pending, ...remote.pending]).then(() => undefined);
+    }
+  }
   const t2 = performance.now();
   return {
     items,
     servedBy: read.servedBy,
     fallbackReason: read.fallbackReason ?? null,
-    pending: read.pending,
+    pending,
     timings: { featuresMs: t1 - t0, modelMs: t2 - t1 },
+  };
+}
+
+/**
+ * SageMaker scoring on top of the in-process decisions: primary mode replaces the probability
+ * (the in-process one stays the answer on error or past the deadline), shadow mode only
+ * compares in the background. The reasons stay the in-process tree's decision path.
+ */
+async function scoreRemotely(
+  deps: DecisionDeps,
+  scorer: RemoteScorer,
+  items: ReadonlyArray<Decision | UnknownApplicantError>,
+) {
+  const pending: Promise<void>[] = [];
+  const scored = await Promise.all(
+    items.map(async (item) => {
+      if (item instanceof UnknownApplicantError) return item;
+      const result = await scoreWithRemote(
+        { probabilityOfDefault: item.probabilityOfDefault, label: item.label },
+        item.vector,
+        scorer,
+        {
+          featureNames: deps.model.artifact.featureNames,
+          logger: deps.logger ?? silentRemoteLogger,
+          modelVersion: deps.model.artifact.version,
+        },
+      );
+      if (result.pending) pending.push(result.pending);
+      return {
+        ...item,
+        ...applyPolicy(deps.policy, result.probabilityOfDefault, result.label),
+        scoredBy: result.scoredBy,
+        remoteFallbackReason: result.remoteFallbackReason ?? null,
+      };
+    }),
+  );
+  return { items: scored, pending };
+}
+
+const silentRemoteLogger: RemoteScoringLogger = { warn() {} };
+
+function applyPolicy(policy: DecisionPolicy, probabilityOfDefault: number, label: 0 | 1) {
+  const threshold = policy.threshold;
+  const rejected = threshold === undefined ? label === 1 : probabilityOfDefault >= threshold;
+  return {
+    decision: rejected ? ('rejected' as const) : ('approved' as const),
+    probabilityOfDefault,
+    threshold: threshold ?? 0.5,
   };
 }
 
@@ -133,17 +207,15 @@ function decideOne(
   if (missing.length > 0) return new UnknownApplicantError(missing);
 
   const { prediction, reasons, vector } = deps.model.predict(raw);
-  const probabilityOfDefault = prediction.probabilities[1];
-  const threshold = deps.policy.threshold;
-  const rejected =
-    threshold === undefined ? prediction.label === 1 : probabilityOfDefault >= threshold;
   return {
-    decision: rejected ? 'rejected' : 'approved',
-    probabilityOfDefault,
-    threshold: threshold ?? 0.5,
+    ...applyPolicy(deps.policy, prediction.probabilities[1], prediction.label),
+    label: prediction.label,
+    scoredBy: 'in-process',
+    remoteFallbackReason: null,
     reasons,
     warnings: unseenCategoryWarnings(deps.model.artifact, raw, vector),
     views,
+    vector,
   };
 }
 

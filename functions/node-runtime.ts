@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { featureViews } from '../features/definitions.js';
 import type { OnlineStore } from '../features/online/types.js';
 import { loadModel } from '../model/model.js';
+import type { RemoteScorer } from '../model/remote-scoring.js';
 import { createApp } from './app.js';
 import { composeStores } from './compose-store.js';
 import type { Config } from './config.js';
@@ -31,9 +32,10 @@ export async function createNodeRuntime(
 ): Promise<NodeRuntime> {
   const logger = options.logger ?? createLogger(config.LOG_LEVEL);
   const modelPath = config.MODEL_PATH ? path.resolve(config.MODEL_PATH) : DEFAULT_MODEL_PATH;
-  const [model, store] = await Promise.all([
+  const [model, store, remoteScorer] = await Promise.all([
     readFile(modelPath).then((bytes) => loadModel(new Uint8Array(bytes))),
     createStore(config, logger),
+    createRemoteScorer(config),
   ]);
   await warmUp(store, logger);
   const app = createApp({
@@ -42,6 +44,8 @@ export async function createNodeRuntime(
       model,
       views: featureViews,
       policy: { threshold: config.DECISION_THRESHOLD },
+      remoteScorer,
+      logger,
     },
     logger,
     storeName: store.name,
@@ -51,6 +55,18 @@ export async function createNodeRuntime(
     background: options.background,
   });
   return { app, store, logger, close: async () => store.close?.() };
+}
+
+/** SageMaker scoring when configured; its SDK is imported only then. Region: AWS_REGION. */
+async function createRemoteScorer(config: Config): Promise<RemoteScorer | undefined> {
+  if (!config.SAGEMAKER_ENDPOINT) return undefined;
+  const { SageMakerScorer } = await import('../model/sagemaker-scorer.js');
+  return new SageMakerScorer({
+    endpointName: config.SAGEMAKER_ENDPOINT,
+    mode: config.SAGEMAKER_MODE,
+    contentType: config.SAGEMAKER_CONTENT_TYPE,
+    deadlineMs: config.SAGEMAKER_DEADLINE_MS,
+  });
 }
 
 /**

@@ -112,6 +112,13 @@ export const LoanDecisionSchema = z.object({
     description: "The decision path's conditions, root to leaf, with the applicant's values",
   }),
   warnings: doc(z.array(z.string()), { description: 'e.g. a category the model never saw' }),
+  scoring: doc(
+    z.object({
+      scored_by: z.enum(['in-process', 'sagemaker']),
+      fallback_reason: z.nullable(z.enum(['error', 'timeout', 'bad_response'])),
+    }),
+    { description: 'Who computed the probability (SageMaker only when configured as primary)' },
+  ),
   features: z.object({
     served_by: doc(z.string(), { example: 'redis' }),
     fallback_reason: z.nullable(z.enum(['miss', 'error', 'timeout', 'circuit_open'])),
