@@ -1,0 +1,13 @@
+// Feature storage: the online fallback table, the offline Parquet sources, the Upstash secrets.
+
+/** Fallback online store and materialization state: one item per entity (README "Key layout"). */
+export const features = new sst.aws.Dynamo('Features', {
+  fields: { pk: 'string' },
+  primaryIndex: { hashKey: 'pk' },
+});
+
+/** Offline sources: zipcode_table.parquet and credit_history.parquet (files or folders). */
+export const sources = new sst.aws.Bucket('FeatureSources');
+
+export const upstashUrl = new sst.Secret('UpstashRedisRestUrl');
+export const upstashToken = new sst.Secret('UpstashRedisRestToken');
