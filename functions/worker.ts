@@ -56,7 +56,12 @@ async function buildApp(env: WorkerEnv): Promise<App> {
   const store = createStore(config, env, logger);
   const model = await loadModel(new Uint8Array(modelBytes));
   return createApp({
-    decision: { store, model, views: featureViews, policy: { threshold: config.DECISION_THRESHOLD } },
+    decision: {
+      store,
+      model,
+      views: featureViews,
+      policy: { threshold: config.DECISION_THRESHOLD },
+    },
     logger,
     storeName: store.name,
     maxBodyBytes: config.MAX_BODY_BYTES,

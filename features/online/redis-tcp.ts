@@ -54,7 +54,15 @@ export interface RedisTcpStoreConfig {
 
 export type RedisTcpClient = ReturnType<typeof createRedisClient>;
 
-function createRedisClient(config: RedisTcpStoreConfig) {
+
+/**
+ * Attempts of a FIRST connection before connect() rejects. Once connected, node-redis reconnects
+ * forever (reads fail fast meanwhile and the fallback answers); but a store that never
+ * connected must fail, or a write without a deadline (a materialization run) would wait forever.
+ */
+const FIRST_CONNECT_ATTEMPTS = 3;
+
+function createRedisClient(config: RedisTcpStoreConfig, hasConnected: () => boolean) {
   return createClient({
     url: config.url,
     RESP: 2,
@@ -63,7 +71,8 @@ function createRedisClient(config: RedisTcpStoreConfig) {
     commandsQueueMaxLength: config.maxQueuedCommands ?? 10_000,
     socket: {
       connectTimeout: config.connectTimeoutMs ?? 1_000,
-      reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1_000),
+      reconnectStrategy: (retries: number, cause: Error) =>
+        !hasConnected() && retries >= FIRST_CONNECT_ATTEMPTS ? cause : Math.min(50 * 2 ** retries, 1_000),
     },
   });
 }
@@ -80,6 +89,7 @@ export class RedisTcpStore implements OnlineStore {
   readonly #perScript: number;
   readonly #logger: StoreLogger;
   #connecting: Promise<void> | undefined;
+  #hasConnected = false;
   #scriptSha: Promise<string> | undefined;
   #lastErrorLog = { message: '', at: 0 };
 
@@ -93,10 +103,13 @@ export class RedisTcpStore implements OnlineStore {
     this.#concurrency = config.writeConcurrency ?? 4;
     this.#perScript = config.recordsPerScript ?? DEFAULT_RECORDS_PER_SCRIPT;
     this.#logger = config.logger ?? silentLogger;
-    const client = createRedisClient(config);
+    const client = createRedisClient(config, () => this.#hasConnected);
     // Without an 'error' listener node-redis would crash the process on a connection fault.
     client.on('error', (error: Error) => this.#logConnectionError(error));
-    client.on('ready', () => this.#logger.info({ store: STORE, event: 'connected' }));
+    client.on('ready', () => {
+      this.#hasConnected = true;
+      this.#logger.info({ store: STORE, event: 'connected' });
+    });
     this.#client = config.wrapClient ? config.wrapClient(client) : client;
   }
 

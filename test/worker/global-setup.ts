@@ -1,42 +1,82 @@
 import { readFile } from 'node:fs/promises';
 import type { TestProject } from 'vitest/node';
+import { DynamoDbStore } from '../../features/online/dynamodb.js';
 import { RedisTcpStore } from '../../features/online/redis-tcp.js';
+import type { FeatureRecord } from '../../features/online/types.js';
 import { loadModel } from '../../model/model.js';
+import { startDynalite } from '../harness/dynalite.js';
 import { startRedisServer } from '../harness/redis-server.js';
 import { startUpstashBridge } from '../harness/upstash-bridge.js';
 import { applicationFor, creditRecord, zipcodeRecord } from '../fixtures/applicant.js';
+import { DYNAMODB_ONLY_APPLICANT, DYNAMODB_ONLY_ZIPCODE, WORKER_APPLICANT } from './applicants.js';
 
 /**
- * Real services for the Worker tests: redis-server and the Upstash REST bridge in front of it,
- * seeded with one applicant. The expected decision is computed here, in Node, from the same
- * model file, so the test proves the Worker bundle decides exactly as Node does.
+ * Real services for the Worker tests: redis-server with the Upstash REST bridge in front of it,
+ * a second bridge that always answers 500 (Upstash down), and dynalite behind both. One
+ * applicant lives only in Redis, another only in DynamoDB. The expected decisions are computed
+ * here, in Node, from the same model file, so the tests prove the Worker bundle decides exactly
+ * as Node does.
  */
-export const WORKER_APPLICANT = '19700101_0001';
+
+const AWS = { region: 'us-east-1', accessKeyId: 'worker-test', secretAccessKey: 'worker-test' };
+const TABLE = 'worker-online';
 
 export default async function setup(project: TestProject) {
-  const redis = await startRedisServer();
-  const bridge = await startUpstashBridge({ redisUrl: redis.url, token: 'worker-test-token' });
-  const store = new RedisTcpStore({ url: redis.url });
-  const zipcode = zipcodeRecord();
-  const credit = creditRecord(WORKER_APPLICANT);
-  await store.write([zipcode, credit]);
-  await store.close?.();
+  const [redis, dynalite] = await Promise.all([startRedisServer(), startDynalite()]);
+  const [bridge, faultyBridge] = await Promise.all([
+    startUpstashBridge({ redisUrl: redis.url, token: 'worker-test-token' }),
+    startUpstashBridge({ redisUrl: redis.url, token: 'worker-test-token' }),
+  ]);
+  faultyBridge.fault = 'http500';
+
+  const redisOnly = [zipcodeRecord(), creditRecord(WORKER_APPLICANT)];
+  const redisStore = new RedisTcpStore({ url: redis.url });
+  await redisStore.write(redisOnly);
+  await redisStore.close?.();
+
+  const dynamodbOnly = [
+    zipcodeRecord(DYNAMODB_ONLY_ZIPCODE),
+    creditRecord(DYNAMODB_ONLY_APPLICANT, { hard_pulls: 3, missed_payments_1y: 2 }),
+  ];
+  const dynamodb = new DynamoDbStore({
+    tableName: TABLE,
+    clientConfig: {
+      endpoint: dynalite.endpoint,
+      region: AWS.region,
+      credentials: { accessKeyId: AWS.accessKeyId, secretAccessKey: AWS.secretAccessKey },
+    },
+  });
+  await dynamodb.createTable();
+  await dynamodb.write(dynamodbOnly);
+  await dynamodb.close();
 
   const model = await loadModel(new Uint8Array(await readFile('model/model.onnx')));
-  const { prediction } = model.predict({
-    ...applicationFor(WORKER_APPLICANT),
-    ...zipcode.values,
-    ...credit.values,
-  });
+  const expected = (application: Record<string, unknown>, records: FeatureRecord[]) => {
+    const { prediction } = model.predict(
+      Object.assign({}, application, ...records.map((record) => record.values)),
+    );
+    return {
+      probability: prediction.probabilities[1],
+      decision: prediction.label === 1 ? ('rejected' as const) : ('approved' as const),
+    };
+  };
+  const upstashDecision = expected(applicationFor(WORKER_APPLICANT), redisOnly);
+  const dynamodbDecision = expected(
+    applicationFor(DYNAMODB_ONLY_APPLICANT, DYNAMODB_ONLY_ZIPCODE),
+    dynamodbOnly,
+  );
 
   project.provide('upstashUrl', bridge.url);
   project.provide('upstashToken', bridge.token);
-  project.provide('expectedProbability', prediction.probabilities[1]);
-  project.provide('expectedDecision', prediction.label === 1 ? 'rejected' : 'approved');
+  project.provide('faultyUpstashUrl', faultyBridge.url);
+  project.provide('dynamodb', { ...AWS, endpoint: dynalite.endpoint, table: TABLE });
+  project.provide('expectedProbability', upstashDecision.probability);
+  project.provide('expectedDecision', upstashDecision.decision);
+  project.provide('dynamodbExpectedProbability', dynamodbDecision.probability);
 
   return async () => {
-    await bridge.stop();
-    await redis.stop();
+    await Promise.allSettled([bridge.stop(), faultyBridge.stop()]);
+    await Promise.allSettled([redis.stop(), dynalite.stop()]);
   };
 }
 
@@ -44,7 +84,16 @@ declare module 'vitest' {
   export interface ProvidedContext {
     upstashUrl: string;
     upstashToken: string;
+    faultyUpstashUrl: string;
+    dynamodb: {
+      endpoint: string;
+      table: string;
+      region: string;
+      accessKeyId: string;
+      secretAccessKey: string;
+    };
     expectedProbability: number;
     expectedDecision: 'approved' | 'rejected';
+    dynamodbExpectedProbability: number;
   }
 }

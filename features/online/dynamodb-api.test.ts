@@ -1,0 +1,246 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { build } from 'esbuild';
+import { startDynalite, type DynaliteHandle } from '../../test/harness/dynalite.js';
+import { freePort } from '../../test/harness/free-port.js';
+import {
+  DynamoDbApiError,
+  FetchDynamoDbApi,
+  SdkDynamoDbApi,
+  type DynamoDbApi,
+} from './dynamodb-api.js';
+import { createDynamoDbTable } from './dynamodb.js';
+
+const credentials = { accessKeyId: 'AKIDTEST', secretAccessKey: 'secret' };
+const TABLE = 'api-parity';
+
+let dynalite: DynaliteHandle;
+let faulty: FaultyServer;
+
+beforeAll(async () => {
+  [dynalite, faulty] = await Promise.all([startDynalite(), startFaultyServer()]);
+  const admin = new DynamoDBClient({
+    endpoint: dynalite.endpoint,
+    region: 'us-east-1',
+    credentials,
+  });
+  await createDynamoDbTable(admin, TABLE);
+  admin.destroy();
+});
+
+afterAll(async () => {
+  await Promise.allSettled([dynalite?.stop(), faulty?.stop()]);
+});
+
+const sdkApi = (endpoint: string) =>
+  new SdkDynamoDbApi(
+    new DynamoDBClient({ endpoint, region: 'us-east-1', credentials, maxAttempts: 1 }),
+  );
+const fetchApi = (endpoint: string) =>
+  new FetchDynamoDbApi({ endpoint, region: 'us-east-1', credentials });
+const implementations: [string, (endpoint: string) => DynamoDbApi][] = [
+  ['AWS SDK', sdkApi],
+  ['fetch + aws4fetch', fetchApi],
+];
+
+const key = (pk: string) => ({ pk: { S: pk } });
+
+async function rejection(promise: Promise<unknown>): Promise<DynamoDbApiError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(DynamoDbApiError);
+  return error as DynamoDbApiError;
+}
+
+describe('both DynamoDbApi implementations against dynalite', () => {
+  it('write with one and read back the same items with the other', async () => {
+    const [sdk, viaFetch] = [sdkApi(dynalite.endpoint), fetchApi(dynalite.endpoint)];
+    const item = (pk: string, n: number) => ({
+      ...key(pk),
+      city: { S: 'ATLANTA' },
+      n: { N: String(n) },
+    });
+    expect(
+      await viaFetch.batchWriteItem({
+        RequestItems: { [TABLE]: [{ PutRequest: { Item: item('fetch-1', 1) } }] },
+      }),
+    ).toMatchObject({ UnprocessedItems: {} });
+    await sdk.batchWriteItem({
+      RequestItems: { [TABLE]: [{ PutRequest: { Item: item('sdk-1', 2) } }] },
+    });
+    const input = {
+      RequestItems: { [TABLE]: { Keys: [key('fetch-1'), key('sdk-1'), key('none')] } },
+    };
+    const [fromSdk, fromFetch] = await Promise.all([
+      sdk.batchGetItem(input),
+      viaFetch.batchGetItem(input),
+    ]);
+    const byPk = (items: Record<string, unknown>[] | undefined) =>
+      [...(items ?? [])].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+    expect(byPk(fromFetch.Responses?.[TABLE])).toEqual([item('fetch-1', 1), item('sdk-1', 2)]);
+    expect(byPk(fromFetch.Responses?.[TABLE])).toEqual(byPk(fromSdk.Responses?.[TABLE]));
+    expect(fromFetch.UnprocessedKeys).toEqual({});
+  });
+
+  it.each(implementations)('%s maps DynamoDB errors to code and status', async (_, make) => {
+    const api = make(dynalite.endpoint);
+    const missing = await rejection(
+      api.batchGetItem({ RequestItems: { 'no-such-table': { Keys: [key('a')] } } }),
+    );
+    expect(missing).toMatchObject({
+      operation: 'BatchGetItem',
+      code: 'ResourceNotFoundException',
+      httpStatus: 400,
+    });
+    expect(missing.message).toMatch(/^BatchGetItem failed: ResourceNotFoundException: \S/);
+    const duplicate = await rejection(
+      api.batchGetItem({ RequestItems: { [TABLE]: { Keys: [key('a'), key('a')] } } }),
+    );
+    expect(duplicate).toMatchObject({ code: 'ValidationException', httpStatus: 400 });
+    expect(duplicate.awsMessage).toMatch(/duplicate/i);
+  });
+
+  it.each(implementations)('%s aborts a hung request at the deadline', async (_, make) => {
+    faulty.mode = 'hang';
+    const started = performance.now();
+    const error = await rejection(
+      make(faulty.url).batchGetItem(
+        { RequestItems: { [TABLE]: { Keys: [key('a')] } } },
+        AbortSignal.timeout(100),
+      ),
+    );
+    expect(error.code).toBe('AbortError');
+    expect(performance.now() - started).toBeLessThan(2_000);
+  });
+});
+
+describe('FetchDynamoDbApi', () => {
+  it('speaks the JSON protocol with a SigV4 signature for the region', async () => {
+    faulty.mode = 'ok';
+    const api = new FetchDynamoDbApi({
+      endpoint: faulty.url,
+      region: 'eu-west-1',
+      credentials: { ...credentials, sessionToken: 'session' },
+    });
+    const input = { RequestItems: { [TABLE]: { Keys: [key('a')] } } };
+    await api.batchGetItem(input);
+    const seen = faulty.lastRequest!;
+    expect(seen.method).toBe('POST');
+    expect(seen.url).toBe('/');
+    expect(seen.headers['x-amz-target']).toBe('DynamoDB_20120810.BatchGetItem');
+    expect(seen.headers['content-type']).toBe('application/x-amz-json-1.0');
+    expect(seen.headers['x-amz-security-token']).toBe('session');
+    expect(seen.headers.authorization).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=AKIDTEST\/\d{8}\/eu-west-1\/dynamodb\/aws4_request, SignedHeaders=.*x-amz-target.*, Signature=[0-9a-f]{64}$/,
+    );
+    expect(JSON.parse(seen.body)).toEqual(input);
+  });
+
+  it('defaults the endpoint to the regional DynamoDB URL', () => {
+    expect(new FetchDynamoDbApi({ region: 'eu-west-1', credentials }).endpoint).toBe(
+      'https://dynamodb.eu-west-1.amazonaws.com/',
+    );
+  });
+
+  it.each([
+    ['a proxy page on 502', 'html502', { code: 'HTTP502', httpStatus: 502 }],
+    [
+      'the error type only in x-amzn-ErrorType',
+      'header-only',
+      { code: 'ThrottlingException', httpStatus: 400 },
+    ],
+    ['a 200 that is not JSON', 'garbage200', { code: 'InvalidResponse', httpStatus: 200 }],
+  ] as const)('maps %s', async (_, mode, expected) => {
+    faulty.mode = mode;
+    const error = await rejection(
+      fetchApi(faulty.url).batchWriteItem({ RequestItems: { [TABLE]: [] } }),
+    );
+    expect(error).toMatchObject({ operation: 'BatchWriteItem', ...expected });
+  });
+
+  it('maps a refused connection to NetworkError', async () => {
+    const closed = `http://127.0.0.1:${await freePort()}`;
+    const error = await rejection(
+      fetchApi(closed).batchGetItem({ RequestItems: { [TABLE]: { Keys: [key('a')] } } }),
+    );
+    expect(error).toMatchObject({ code: 'NetworkError', httpStatus: undefined });
+    expect(error.message).toMatch(/ECONNREFUSED/);
+  });
+
+  it('bundles for Workers without the AWS SDK runtime', async () => {
+    const result = await build({
+      stdin: {
+        contents:
+          "export { FetchDynamoDbApi } from './dynamodb-api.ts';" +
+          "export { DynamoDbApiStore } from './dynamodb-api-store.ts';",
+        resolveDir: import.meta.dirname,
+        loader: 'ts',
+      },
+      bundle: true,
+      write: false,
+      metafile: true,
+      format: 'esm',
+      platform: 'browser',
+      conditions: ['workerd', 'worker', 'browser'],
+      logLevel: 'silent',
+    });
+    // Inputs esbuild read but tree-shaking dropped show 0 bytes in the output.
+    const [output] = Object.values(result.metafile.outputs);
+    const bundled = Object.entries(output.inputs)
+      .filter(([, { bytesInOutput }]) => bytesInOutput > 0)
+      .map(([path]) => path);
+    expect(bundled.some((path) => path.includes('aws4fetch'))).toBe(true);
+    expect(bundled.filter((path) => /@aws-sdk|@smithy/.test(path))).toEqual([]);
+  });
+});
+
+interface FaultyServer {
+  readonly url: string;
+  mode: 'ok' | 'hang' | 'html502' | 'header-only' | 'garbage200';
+  lastRequest?: { method: string; url: string; headers: http.IncomingHttpHeaders; body: string };
+  stop(): Promise<void>;
+}
+
+/** A real HTTP server standing in for what sits between a Worker and DynamoDB when it fails. */
+async function startFaultyServer(): Promise<FaultyServer> {
+  const server = http.createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    handle.lastRequest = {
+      method: req.method ?? '',
+      url: req.url ?? '',
+      headers: req.headers,
+      body: Buffer.concat(chunks).toString('utf8'),
+    };
+    switch (handle.mode) {
+      case 'hang':
+        return; // never answers; the client's deadline must end the call
+      case 'ok':
+        return void res
+          .writeHead(200, { 'content-type': 'application/x-amz-json-1.0' })
+          .end('{"Responses":{},"UnprocessedKeys":{}}');
+      case 'html502':
+        return void res.writeHead(502, { 'content-type': 'text/html' }).end('<h1>Bad Gateway</h1>');
+      case 'header-only':
+        return void res
+          .writeHead(400, { 'x-amzn-errortype': 'ThrottlingException:http://internal.amazon.com/' })
+          .end();
+      case 'garbage200':
+        return void res.writeHead(200).end('<html>oops</html>');
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const handle: FaultyServer = {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    mode: 'ok',
+    stop: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+  return handle;
+}
