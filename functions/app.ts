@@ -1,5 +1,4 @@
 import { Hono, type Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { requestId, type RequestIdVariables } from 'hono/request-id';
 import { InvalidEntityKeyError } from '../features/online/key-layout.js';
 import { StoreUnavailableError, type ViewResults } from '../features/online/types.js';
@@ -7,6 +6,7 @@ import { decideLoans, type ApplicationInput, type Decision, type DecisionDeps } 
 import { ApiError, RequestValidationError, UnknownApplicantError } from './http/errors.js';
 import { registerDemoPage } from './http/demo-page.js';
 import { buildOpenApiDocument } from './http/openapi.js';
+import { securityMiddleware, type SecurityOptions } from './http/security.js';
 import { parseLoanApplication } from './http/parse-application.js';
 import type { LoanDecision } from './http/schemas.js';
 import type { Logger } from './logger.js';
@@ -32,6 +32,8 @@ export interface AppDeps {
    * shorter); past it the read is abandoned and the client gets 503. Default 10 ms.
    */
   readonly requestDeadlineMs?: number;
+  /** API keys, CORS, secure headers, rate limiting (functions/http/security.ts). */
+  readonly security?: Omit<SecurityOptions, 'logger' | 'background'>;
   /** What /health reports as the store. */
   readonly storeName: string;
 }
@@ -53,18 +55,15 @@ export function createApp(deps: AppDeps) {
   deps.decision.model.predict({});
 
   app.use(requestId());
+  if (deps.security) {
+    app.use(
+      ...securityMiddleware({ ...deps.security, logger: deps.logger, background: deps.background }),
+    );
+  }
 
-  const limit = (maxSize: number) =>
-    bodyLimit({
-      maxSize,
-      onError: () => {
-        throw new ApiError(413, 'payload_too_large', `request body exceeds ${maxSize} bytes`);
-      },
-    });
-
-  app.post('/loan-decision', limit(maxBodyBytes), async (c) => {
+  app.post('/loan-decision', async (c) => {
     const started = performance.now();
-    const application = parseLoanApplication(await readJson(c));
+    const application = parseLoanApplication(await readJson(c, maxBodyBytes));
     const batch = await decideLoans(deps.decision, [application], {
       deadlineMs: requestDeadlineMs,
     });
@@ -97,9 +96,9 @@ export function createApp(deps: AppDeps) {
 
   // Many applications, every entity's features in one store round trip; an item's mistake is
   // that item's error, never the batch's.
-  app.post('/loan-decisions', limit(maxBodyBytes * maxBatchSize), async (c) => {
+  app.post('/loan-decisions', async (c) => {
     const started = performance.now();
-    const body = await readJson(c);
+    const body = await readJson(c, maxBodyBytes * maxBatchSize);
     const items = (body as { applications?: unknown } | null)?.applications;
     if (!Array.isArray(items) || items.length === 0 || items.length > maxBatchSize) {
       throw new RequestValidationError([
@@ -205,7 +204,7 @@ export function createApp(deps: AppDeps) {
   return app;
 }
 
-async function readJson(c: Context): Promise<unknown> {
+async function readJson(c: Context, maxBytes: number): Promise<unknown> {
   const contentType = c.req.header('content-type') ?? '';
   // application/json, optionally with parameters (charset) or a +json suffix type.
   if (!/^application\/([\w.-]+\+)?json\s*(;|$)/i.test(contentType)) {
@@ -215,12 +214,47 @@ async function readJson(c: Context): Promise<unknown> {
       `content-type must be application/json, got "${contentType.slice(0, 100) || 'none'}"`,
     );
   }
-  const text = await c.req.text();
+  const text = await readBodyText(c.req.raw, maxBytes);
   try {
     return JSON.parse(text);
   } catch {
     throw new ApiError(400, 'malformed_json', 'request body is not valid JSON');
   }
+}
+
+/**
+ * The body, refused past `maxBytes` without buffering more than that. Written here instead of
+ * hono's bodyLimit: without a Content-Length it rebuilds the Request around a counting stream,
+ * and on Node 20 every such rebuilt Request leaks ~1.8 KB (found by fuzzing).
+ */
+async function readBodyText(request: Request, maxBytes: number): Promise<string> {
+  const tooLarge = () =>
+    new ApiError(413, 'payload_too_large', `request body exceeds ${maxBytes} bytes`);
+  const declared = request.headers.get('content-length');
+  if (declared !== null && Number(declared) > maxBytes) throw tooLarge();
+  if (!request.body) return '';
+  // The HTTP server enforces a declared length, so it can be read in one go.
+  if (declared !== null) return request.text();
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return new TextDecoder().decode(bytes);
 }
 
 function errorDetail(err: ApiError) {

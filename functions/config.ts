@@ -11,6 +11,23 @@ const optionalString = z.pipe(
   z.transform((value) => (value === '' ? undefined : value)),
 );
 
+/** Comma-separated list; unset or empty → []. */
+const csv = z.pipe(
+  z.optional(z.string()),
+  z.transform((value) =>
+    (value ?? '')
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean),
+  ),
+);
+
+/** "true"/"1" or "false"/"0"; unset → undefined (the policy default applies). */
+const flag = z.pipe(
+  z.optional(z.enum(['true', 'false', '1', '0', ''])),
+  z.transform((value) => (value === undefined || value === '' ? undefined : value === 'true' || value === '1')),
+);
+
 const unsetAsUndefined = (value: unknown) =>
   value === undefined || value === '' ? undefined : Number(value);
 
@@ -41,6 +58,7 @@ export const ConfigSchema = z.object({
   /** Deadline for the DynamoDB read. */
   DYNAMODB_DEADLINE_MS: number(5),
   MAX_BODY_BYTES: number(16 * 1024),
+  MAX_BATCH_SIZE: number(100),
   RETRY_AFTER_SECONDS: number(1),
   LOG_LEVEL: z._default(z.enum(['debug', 'info', 'warn', 'error', 'silent']), 'info'),
   /** SageMaker endpoint scoring the encoded features (optional; the in-process tree is fallback). */
@@ -49,6 +67,23 @@ export const ConfigSchema = z.object({
   SAGEMAKER_MODE: z._default(z.enum(['primary', 'shadow']), 'primary'),
   SAGEMAKER_CONTENT_TYPE: z._default(z.enum(['text/csv', 'application/json']), 'text/csv'),
   SAGEMAKER_DEADLINE_MS: number(5),
+  /** Bearer API keys (comma-separated, ≥ 20 characters each; several for rotation). */
+  API_KEYS: csv,
+  /** Unset: required when NODE_ENV=production or STAGE is set (deployed stages). */
+  REQUIRE_API_KEY: flag,
+  NODE_ENV: optionalString,
+  /** The deployment stage (SST sets it); any value turns API keys on by default. */
+  STAGE: optionalString,
+  /** Origins of the applicants' frontends allowed by CORS (comma-separated). */
+  CORS_ORIGINS: csv,
+  /** Rate limiting with @upstash/ratelimit; unset: on when Upstash is configured. */
+  RATE_LIMIT: flag,
+  RATE_LIMIT_PER_KEY: number(6_000),
+  RATE_LIMIT_PER_IP: number(600),
+  RATE_LIMIT_WINDOW_SECONDS: number(60),
+  RATE_LIMIT_TIMEOUT_MS: number(10),
+  /** Keyed hashing (HMAC-SHA256) of dob_ssn in the stores; the materializer must use the same. */
+  ENTITY_KEY_HMAC_SECRET: optionalString,
   /** Folder of sample Parquet files for the embedded store (no store configured). */
   SAMPLE_DATA_DIR: optionalString,
 });

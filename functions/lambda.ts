@@ -1,5 +1,5 @@
 import type { Context } from 'aws-lambda';
-import { handle, type LambdaEvent } from 'hono/aws-lambda';
+import { getConnInfo, handle, type LambdaEvent } from 'hono/aws-lambda';
 import { Resource } from 'sst';
 import { parseConfig } from './config.js';
 import { createNodeRuntime, type NodeRuntime } from './node-runtime.js';
@@ -24,6 +24,9 @@ export function linkedResourceEnv(): Record<string, string> {
   read('Features', (r) => r.name, 'DYNAMODB_TABLE');
   read('UpstashRedisRestUrl', (r) => r.value, 'UPSTASH_REDIS_REST_URL');
   read('UpstashRedisRestToken', (r) => r.value, 'UPSTASH_REDIS_REST_TOKEN');
+  read('ApiKeys', (r) => r.value, 'API_KEYS');
+  read('EntityKeyHmacSecret', (r) => r.value, 'ENTITY_KEY_HMAC_SECRET');
+  read('App', (r) => r.stage, 'STAGE');
   return linked;
 }
 
@@ -40,6 +43,7 @@ function getRuntime(): Promise<LambdaRuntime> {
       pending.add(work);
       void work.finally(() => pending.delete(work));
     },
+    clientIp: (c) => getConnInfo(c).remote.address,
   })
     .then((ready) => ({ ...ready, handle: handle(ready.app) }))
     .catch((error: unknown) => {

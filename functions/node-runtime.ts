@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { Context } from 'hono';
 import { fileURLToPath } from 'node:url';
 import { featureViews } from '../features/definitions.js';
 import type { OnlineStore } from '../features/online/types.js';
@@ -8,6 +9,7 @@ import type { RemoteScorer } from '../model/remote-scoring.js';
 import { createApp } from './app.js';
 import { composeStores } from './compose-store.js';
 import type { Config } from './config.js';
+import { entityKeyEncoderFromConfig, securityFromConfig } from './security-config.js';
 import { loadEmbeddedStore } from './embedded-store.js';
 import { createLogger, type Logger } from './logger.js';
 
@@ -28,7 +30,12 @@ export interface NodeRuntime {
 
 export async function createNodeRuntime(
   config: Config,
-  options: { logger?: Logger; background?: (work: Promise<void>) => void } = {},
+  options: {
+    logger?: Logger;
+    background?: (work: Promise<void>) => void;
+    /** The client address for per-IP rate limits (each adapter knows where it is). */
+    clientIp?: (c: Context) => string | undefined;
+  } = {},
 ): Promise<NodeRuntime> {
   const logger = options.logger ?? createLogger(config.LOG_LEVEL);
   const modelPath = config.MODEL_PATH ? path.resolve(config.MODEL_PATH) : DEFAULT_MODEL_PATH;
@@ -52,7 +59,9 @@ export async function createNodeRuntime(
     maxBodyBytes: config.MAX_BODY_BYTES,
     retryAfterSeconds: config.RETRY_AFTER_SECONDS,
     requestDeadlineMs: config.REDIS_DEADLINE_MS + config.DYNAMODB_DEADLINE_MS,
+    maxBatchSize: config.MAX_BATCH_SIZE,
     background: options.background,
+    security: securityFromConfig(config, options.clientIp ?? (() => undefined)),
   });
   return { app, store, logger, close: async () => store.close?.() };
 }
@@ -88,6 +97,7 @@ async function warmUp(store: OnlineStore, logger: Logger): Promise<void> {
 // Store clients are imported only when configured: `redis` costs ~170 ms and the DynamoDB client
 // ~100 ms of module loading, which a deployment that does not use them should not pay.
 async function createStore(config: Config, logger: Logger): Promise<OnlineStore> {
+  const encodeEntityKey = entityKeyEncoderFromConfig(config);
   let redis: OnlineStore | undefined;
   if (config.UPSTASH_REDIS_REST_URL) {
     const { UpstashStore } = await import('../features/online/upstash.js');
@@ -95,16 +105,26 @@ async function createStore(config: Config, logger: Logger): Promise<OnlineStore>
       url: config.UPSTASH_REDIS_REST_URL,
       token: config.UPSTASH_REDIS_REST_TOKEN!,
       keyPrefix: config.REDIS_KEY_PREFIX,
+      encodeEntityKey,
     });
   } else if (config.REDIS_URL) {
     const { RedisTcpStore } = await import('../features/online/redis-tcp.js');
-    redis = new RedisTcpStore({ url: config.REDIS_URL, keyPrefix: config.REDIS_KEY_PREFIX, logger });
+    redis = new RedisTcpStore({
+      url: config.REDIS_URL,
+      keyPrefix: config.REDIS_KEY_PREFIX,
+      encodeEntityKey,
+      logger,
+    });
   }
   let dynamodb: OnlineStore | undefined;
   if (config.DYNAMODB_TABLE) {
     const { DynamoDbStore } = await import('../features/online/dynamodb.js');
     // Region, credentials and AWS_ENDPOINT_URL_DYNAMODB come from the standard AWS environment.
-    dynamodb = new DynamoDbStore({ tableName: config.DYNAMODB_TABLE, clientConfig: {} });
+    dynamodb = new DynamoDbStore({
+      tableName: config.DYNAMODB_TABLE,
+      clientConfig: {},
+      encodeEntityKey,
+    });
   }
   const composed = composeStores(
     { redis, dynamodb },

@@ -1,11 +1,14 @@
 import { serve } from '@hono/node-server';
+import { getConnInfo } from '@hono/node-server/conninfo';
 import { parseConfig } from './config.js';
 import { createNodeRuntime } from './node-runtime.js';
 
 /** Local server: `npm start`. Reads process.env, wires the app, serves on PORT (default 3000). */
 
 const config = parseConfig(process.env);
-const runtime = await createNodeRuntime(config);
+const runtime = await createNodeRuntime(config, {
+  clientIp: (c) => getConnInfo(c).remote.address,
+});
 
 const server = serve({ fetch: runtime.app.fetch, port: config.PORT }, (info) => {
   const base = `http://localhost:${info.port}`;

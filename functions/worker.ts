@@ -7,6 +7,7 @@ import { loadModel } from '../model/model.js';
 import modelBytes from '../model/model.onnx';
 import type { ExecutionContext } from 'hono';
 import { createApp } from './app.js';
+import { entityKeyEncoderFromConfig, securityFromConfig } from './security-config.js';
 import { composeStores } from './compose-store.js';
 import { ConfigError, parseConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
@@ -67,19 +68,27 @@ async function buildApp(env: WorkerEnv): Promise<App> {
     maxBodyBytes: config.MAX_BODY_BYTES,
     retryAfterSeconds: config.RETRY_AFTER_SECONDS,
     requestDeadlineMs: config.REDIS_DEADLINE_MS + config.DYNAMODB_DEADLINE_MS,
+    maxBatchSize: config.MAX_BATCH_SIZE,
+    security: securityFromConfig(config, (c) => c.req.header('cf-connecting-ip')),
   });
 }
 
 function createStore(config: Config, env: WorkerEnv, logger: Logger): OnlineStore {
+  const encodeEntityKey = entityKeyEncoderFromConfig(config);
   const redis = config.UPSTASH_REDIS_REST_URL
     ? new UpstashStore({
         url: config.UPSTASH_REDIS_REST_URL,
         token: config.UPSTASH_REDIS_REST_TOKEN!,
         keyPrefix: config.REDIS_KEY_PREFIX,
+        encodeEntityKey,
       })
     : undefined;
   const dynamodb = config.DYNAMODB_TABLE
-    ? new DynamoDbApiStore({ tableName: config.DYNAMODB_TABLE, api: dynamoDbApi(env) })
+    ? new DynamoDbApiStore({
+        tableName: config.DYNAMODB_TABLE,
+        api: dynamoDbApi(env),
+        encodeEntityKey,
+      })
     : undefined;
   const store = composeStores(
     { redis, dynamodb },

@@ -1,9 +1,9 @@
-import { features, sources, upstashToken, upstashUrl } from './storage';
+import { entityKeyHmacSecret, features, sources, upstashToken, upstashUrl } from './storage';
 
 // Incremental materialization S3 Parquet → Redis + DynamoDB: a cron plans the window and fans
 // its units out over SQS; the subscriber runs one unit a message. A unit is idempotent, so a
 // redelivery is harmless; the watermark advances when every unit of the window has completed.
-const linked = [features, sources, upstashUrl, upstashToken];
+const linked = [features, sources, upstashUrl, upstashToken, entityKeyHmacSecret];
 
 export const units = new sst.aws.Queue('MaterializeUnits', {
   // Longer than the subscriber's timeout, so a running unit is not delivered twice.

@@ -11,3 +11,7 @@ export const sources = new sst.aws.Bucket('FeatureSources');
 
 export const upstashUrl = new sst.Secret('UpstashRedisRestUrl');
 export const upstashToken = new sst.Secret('UpstashRedisRestToken');
+/** Bearer keys of the applicants' frontends (comma-separated); required in deployed stages. */
+export const apiKeys = new sst.Secret('ApiKeys');
+/** HMAC key for dob_ssn in Redis and DynamoDB; serving and materialization must share it. */
+export const entityKeyHmacSecret = new sst.Secret('EntityKeyHmacSecret');

@@ -191,6 +191,11 @@ const violations: [string, () => Uint8Array, RegExp][] = [
     /categorical_encodings\.person_home_ownership must be a JSON array of strings/,
   ],
   [
+    'categorical_encodings with a repeated category',
+    () => setMetadata('categorical_encodings', '{"person_home_ownership":["OWN","RENT","OWN"]}'),
+    /categorical_encodings\.person_home_ownership repeats a category/,
+  ],
+  [
     'a feature id outside the input',
     () => withSpec({ nodes_featureids: [0, 3, 0, 0, 0, 2, 0, 0] }),
     /nodes_featureids: tree 0 node 1 reads feature 3, outside the 3 columns/,

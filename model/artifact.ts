@@ -3,11 +3,15 @@
  * compiled evaluator could not reproduce bit for bit. Bytes in, artifact out: no `fs`, so the same
  * code runs in Node, Lambda and Workers.
  */
-import { decodeOnnxModel, ML_DOMAIN, ModelContractError, NODE_MODES } from './onnx.js';
-import type { DecodedOnnxModel, TreeEnsembleSpec } from './onnx.js';
+// Not ./onnx.js: that module writes models with onnx-proto, which serving bundles must not carry.
+import { categoryCodes } from './encoding.js';
+import { ML_DOMAIN, ModelContractError, NODE_MODES } from './onnx-contract.js';
+import type { TreeEnsembleSpec } from './onnx-contract.js';
+import { decodeOnnxModel } from './onnx-decode.js';
+import type { DecodedOnnxModel } from './onnx-decode.js';
 import type { ModelArtifact } from './types.js';
 
-export { ModelContractError } from './onnx.js';
+export { ModelContractError } from './onnx-contract.js';
 
 export interface LoadedModelArtifact {
   readonly artifact: ModelArtifact;
@@ -202,7 +206,8 @@ function readCategoricalEncodings(
         `metadata categorical_encodings.${column} must be a JSON array of strings`,
       );
     }
-    if (new Set(categories).size !== categories.length) {
+    // The encoder reuses this map (categoryCodes caches it per list), so it is built only once.
+    if (categoryCodes(categories).size !== categories.length) {
       throw new ModelContractError(`metadata categorical_encodings.${column} repeats a category`);
     }
   }

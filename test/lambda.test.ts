@@ -5,7 +5,7 @@ import { RedisTcpStore } from '../features/online/redis-tcp.js';
 import { startDynalite, type DynaliteHandle } from './harness/dynalite.js';
 import { startRedisServer, type RedisServerHandle } from './harness/redis-server.js';
 import { applicationFor, creditRecord, zipcodeRecord } from './fixtures/applicant.js';
-import { functionUrlEvent, httpApiEvent, lambdaContext } from './fixtures/lambda-events.js';
+import { baseHeaders, functionUrlEvent, httpApiEvent, lambdaContext } from './fixtures/lambda-events.js';
 import { expectedDecision } from './support/app-under-test.js';
 
 /**
@@ -14,6 +14,9 @@ import { expectedDecision } from './support/app-under-test.js';
  */
 
 const APPLICANT = '19750505_0505';
+// A deployed stage (SST_RESOURCE_App has one) requires an API key by default.
+const API_KEY = 'lambda-test-key-0123456789abcdef';
+const authorized = { authorization: `Bearer ${API_KEY}` };
 const table = `lambda-${Date.now()}`;
 let redis: RedisServerHandle;
 let dynalite: DynaliteHandle;
@@ -48,6 +51,7 @@ describe('Lambda handler, DynamoDB linked by SST', () => {
     handler = await importHandler({
       SST_RESOURCE_App: JSON.stringify({ name: 'loan-decision-api', stage: 'test' }),
       SST_RESOURCE_Features: JSON.stringify({ name: table, type: 'sst.aws.Dynamo' }),
+      SST_RESOURCE_ApiKeys: JSON.stringify({ value: API_KEY, type: 'sst.sst.Secret' }),
       AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint,
       AWS_REGION: 'us-east-1',
       AWS_ACCESS_KEY_ID: 'test',
@@ -63,7 +67,10 @@ describe('Lambda handler, DynamoDB linked by SST', () => {
     ['API Gateway HTTP API (v2)', httpApiEvent],
   ])('decides from a %s event', async (_name, event) => {
     const application = applicationFor(APPLICANT);
-    const response = await handler(event({ body: JSON.stringify(application) }), lambdaContext);
+    const response = await handler(
+      event({ body: JSON.stringify(application), headers: { ...baseHeaders, ...authorized } }),
+      lambdaContext,
+    );
     expect(response.statusCode).toBe(200);
     const body = JSON.parse(response.body);
     expect(body.features.served_by).toBe('dynamodb');
@@ -74,23 +81,34 @@ describe('Lambda handler, DynamoDB linked by SST', () => {
 
   it('decodes a base64 body, and answers 400 / 415 / GET /health like the other runtimes', async () => {
     const encoded = Buffer.from(JSON.stringify(applicationFor(APPLICANT))).toString('base64');
-    const ok = await handler(functionUrlEvent({ body: encoded, isBase64Encoded: true }), lambdaContext);
+    const ok = await handler(
+      functionUrlEvent({ body: encoded, isBase64Encoded: true, headers: { ...baseHeaders, ...authorized } }),
+      lambdaContext,
+    );
     expect(ok.statusCode).toBe(200);
 
+    const anonymous = await handler(functionUrlEvent({ body: JSON.stringify(applicationFor(APPLICANT)) }), lambdaContext);
+    expect(anonymous.statusCode).toBe(401);
+    expect(anonymous.headers?.['www-authenticate']).toMatch(/^Bearer/);
+
     const bad = await handler(
-      functionUrlEvent({ body: JSON.stringify({ ...applicationFor(APPLICANT), person_age: 'old' }) }),
+      functionUrlEvent({
+        body: JSON.stringify({ ...applicationFor(APPLICANT), person_age: 'old' }),
+        headers: { ...baseHeaders, ...authorized },
+      }),
       lambdaContext,
     );
     expect(bad.statusCode).toBe(400);
     expect(JSON.parse(bad.body).error.fields[0].field).toBe('person_age');
 
     const text = await handler(
-      functionUrlEvent({ body: 'hello', headers: { 'content-type': 'text/plain' } }),
+      functionUrlEvent({ body: 'hello', headers: { ...authorized, 'content-type': 'text/plain' } }),
       lambdaContext,
     );
     expect(text.statusCode).toBe(415);
 
-    const health = await handler(functionUrlEvent({ method: 'GET', path: '/health', body: undefined }), lambdaContext);
+    // Health stays public for load balancers and uptime checks.
+    const health = await handler(functionUrlEvent({ method: 'GET', path: '/health' }), lambdaContext);
     expect(JSON.parse(health.body)).toMatchObject({ status: 'ok', store: 'dynamodb' });
   });
 });
@@ -101,6 +119,7 @@ describe('Lambda handler, Redis in front of DynamoDB', () => {
     const handler = await importHandler({
       SST_RESOURCE_App: JSON.stringify({ name: 'loan-decision-api', stage: 'test' }),
       SST_RESOURCE_Features: JSON.stringify({ name: table, type: 'sst.aws.Dynamo' }),
+      SST_RESOURCE_ApiKeys: JSON.stringify({ value: API_KEY, type: 'sst.sst.Secret' }),
       REDIS_URL: redis.url,
       REDIS_KEY_PREFIX: prefix,
       REDIS_DEADLINE_MS: '500',
@@ -111,7 +130,10 @@ describe('Lambda handler, Redis in front of DynamoDB', () => {
       AWS_SECRET_ACCESS_KEY: 'test',
       LOG_LEVEL: 'silent',
     });
-    const event = functionUrlEvent({ body: JSON.stringify(applicationFor(APPLICANT)) });
+    const event = functionUrlEvent({
+      body: JSON.stringify(applicationFor(APPLICANT)),
+      headers: { ...baseHeaders, ...authorized },
+    });
     const first = JSON.parse((await handler(event, lambdaContext)).body);
     expect(first.features).toMatchObject({ served_by: 'dynamodb', fallback_reason: 'miss' });
 

@@ -19,7 +19,9 @@ function unwrapColumnForm(body: unknown): unknown {
   const entries = Object.entries(body);
   if (entries.length === 0 || !entries.every(([, value]) => Array.isArray(value))) return body;
   const problems: FieldProblem[] = [];
-  const row: Record<string, unknown> = {};
+  // No prototype: a `__proto__` column must stay an (unknown) field, not become the prototype
+  // that every other field is then read through (found by fuzzing).
+  const row: Record<string, unknown> = Object.create(null);
   for (const [field, value] of entries as [string, unknown[]][]) {
     if (value.length !== 1) {
       problems.push({

@@ -2,7 +2,10 @@ import { Ratelimit } from '@upstash/ratelimit';
 import { Redis } from '@upstash/redis';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { RequestIdVariables } from 'hono/request-id';
-import { CircuitBreaker, type CircuitBreakerConfig } from '../../features/online/circuit-breaker.js';
+import {
+  CircuitBreaker,
+  type CircuitBreakerConfig,
+} from '../../features/online/circuit-breaker.js';
 import type { Logger } from '../logger.js';
 
 /**
@@ -52,7 +55,7 @@ export interface RateLimitWiring {
   readonly identifyApiKey: (c: Context) => string | undefined;
   readonly isPublicPath: (path: string) => boolean;
   /** Where `pending` work goes when the runtime has no executionCtx (Node, Lambda). */
-  readonly background?: (work: Promise<unknown>) => void;
+  readonly background?: (work: Promise<void>) => void;
 }
 
 export const DEFAULT_PER_API_KEY: RateLimitRule = { requests: 6_000, windowSeconds: 60 };
@@ -96,7 +99,11 @@ export function rateLimit<V extends RequestIdVariables = RequestIdVariables>(
   const { logger } = wiring;
   const prefix = options.prefix ?? 'ratelimit:loan-decision';
   const timeout = options.timeoutMs ?? 10;
-  const limiter = (rule: RateLimitRule | false | undefined, fallback: RateLimitRule, scope: Scope) => {
+  const limiter = (
+    rule: RateLimitRule | false | undefined,
+    fallback: RateLimitRule,
+    scope: Scope,
+  ) => {
     if (rule === false) return undefined;
     const { requests, windowSeconds } = rule ?? fallback;
     if (!(Number.isInteger(requests) && requests > 0 && windowSeconds > 0)) {
@@ -123,7 +130,11 @@ export function rateLimit<V extends RequestIdVariables = RequestIdVariables>(
   );
   const logFailOpen = failOpenLogger(logger);
 
-  const check = async (ratelimit: Ratelimit, scope: Scope, identifier: string): Promise<Verdict> => {
+  const check = async (
+    ratelimit: Ratelimit,
+    scope: Scope,
+    identifier: string,
+  ): Promise<Verdict> => {
     const pass = (reason: FailOpenReason, error?: unknown, pending?: Promise<unknown>): Verdict => {
       logFailOpen(scope, reason, error);
       return { scope, success: true, limit: 0, reset: 0, pending };
@@ -157,16 +168,24 @@ export function rateLimit<V extends RequestIdVariables = RequestIdVariables>(
     const verdicts = await Promise.all(checks);
     const pending = verdicts.flatMap((v) => (v.pending ? [v.pending] : []));
     if (pending.length > 0) {
-      runInBackground(c, Promise.allSettled(pending), wiring.background);
+      runInBackground(
+        c,
+        Promise.allSettled(pending).then(() => {}),
+        wiring.background,
+      );
     }
-    const refused = verdicts
-      .filter((v) => !v.success)
-      .sort((a, b) => b.reset - a.reset)[0];
+    const refused = verdicts.filter((v) => !v.success).sort((a, b) => b.reset - a.reset)[0];
     if (!refused) return next();
 
     const retryAfter = Math.max(1, Math.ceil((refused.reset - Date.now()) / 1000));
     const request_id = c.get('requestId');
-    logger.info({ msg: 'request rejected', request_id, status: 429, code: 'rate_limited', limiter: refused.scope });
+    logger.info({
+      msg: 'request rejected',
+      request_id,
+      status: 429,
+      code: 'rate_limited',
+      limiter: refused.scope,
+    });
     c.header('Retry-After', String(retryAfter));
     c.header('RateLimit-Limit', String(refused.limit));
     c.header('RateLimit-Remaining', '0');
@@ -214,8 +233,8 @@ function failOpenLogger(logger: Logger) {
 /** Workers: executionCtx.waitUntil. Elsewhere: the adapter's background hook, or let it run. */
 function runInBackground(
   c: Context,
-  work: Promise<unknown>,
-  fallback: ((work: Promise<unknown>) => void) | undefined,
+  work: Promise<void>,
+  fallback: ((work: Promise<void>) => void) | undefined,
 ) {
   let ctx: { waitUntil(p: Promise<unknown>): void } | undefined;
   try {

@@ -29,7 +29,7 @@ export interface SecurityOptions {
   /** Off when absent (e.g. a REDIS_URL-only deployment: see rate-limit.ts). */
   readonly rateLimit?: RateLimitOptions;
   /** Where the limiter's background work goes without an executionCtx (Node, Lambda). */
-  readonly background?: (work: Promise<unknown>) => void;
+  readonly background?: (work: Promise<void>) => void;
 }
 
 export type SecurityVariables = RequestIdVariables & { apiKeyId: string };
@@ -159,7 +159,14 @@ export function corsAllowlist(origins: readonly string[]): MiddlewareHandler {
     origin: [...origins],
     allowMethods: ['GET', 'POST', 'OPTIONS'],
     allowHeaders: ['Authorization', 'Content-Type', 'X-Request-Id'],
-    exposeHeaders: ['Retry-After', 'X-Request-Id', 'Server-Timing', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'],
+    exposeHeaders: [
+      'Retry-After',
+      'X-Request-Id',
+      'Server-Timing',
+      'RateLimit-Limit',
+      'RateLimit-Remaining',
+      'RateLimit-Reset',
+    ],
     maxAge: 600,
     // Bearer keys, not cookies: credentials stay off.
     credentials: false,
@@ -184,7 +191,9 @@ function apiKeyAuth(
     logger.info({ msg: 'request rejected', request_id, status: 401, code: 'unauthorized' });
     c.header(
       'WWW-Authenticate',
-      missing ? 'Bearer realm="loan-decision"' : 'Bearer realm="loan-decision", error="invalid_token"',
+      missing
+        ? 'Bearer realm="loan-decision"'
+        : 'Bearer realm="loan-decision", error="invalid_token"',
     );
     return c.json(
       {

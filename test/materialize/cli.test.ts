@@ -40,7 +40,12 @@ async function materialize(args: string[], env: Record<string, string>) {
     return { code: 0, stdout, stderr, summary: JSON.parse(stdout.trim().split('\n').at(-1)!) };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr, summary: JSON.parse(e.stdout.trim().split('\n').at(-1)!) };
+    return {
+      code: e.code,
+      stdout: e.stdout,
+      stderr: e.stderr,
+      summary: JSON.parse(e.stdout.trim().split('\n').at(-1)!),
+    };
   }
 }
 
@@ -53,7 +58,9 @@ describe('scripts/materialize.ts', () => {
   });
 
   it('rejects an --end that is not a time', async () => {
-    const result = await materialize(['--source', '/x', '--end', 'yesterday'], { REDIS_URL: redis.url });
+    const result = await materialize(['--source', '/x', '--end', 'yesterday'], {
+      REDIS_URL: redis.url,
+    });
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('--end "yesterday" is not an ISO time');
   });
@@ -61,9 +68,22 @@ describe('scripts/materialize.ts', () => {
   it('runs a window, prints the summary last, keeps the watermark in Redis and exits 1 on bad input', async () => {
     const dir = await tempDir();
     const end = Date.parse('2026-06-01T00:00:00Z');
-    await writeViewParquet(path.join(dir, 'credit_history.parquet'), creditHistory, creditRows(30, end - DAY));
+    await writeViewParquet(
+      path.join(dir, 'credit_history.parquet'),
+      creditHistory,
+      creditRows(30, end - DAY),
+    );
     const env = { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'cli:' };
-    const args = ['--source', dir, '--views', 'credit_history', '--end', '2026-06-01T00:00:00Z', '--parallel', '2'];
+    const args = [
+      '--source',
+      dir,
+      '--views',
+      'credit_history',
+      '--end',
+      '2026-06-01T00:00:00Z',
+      '--parallel',
+      '2',
+    ];
     const ok = await materialize(args, env);
     expect(ok.code).toBe(0);
     expect(ok.summary).toMatchObject({
@@ -77,23 +97,37 @@ describe('scripts/materialize.ts', () => {
 
     const client = createClient({ url: redis.url });
     await client.connect();
-    expect(await client.hGet('cli:_materialization:watermarks', 'credit_history')).toBe(String(end));
-    expect(await client.hGet('cli:dob_ssn:19800101_0007', 'credit_history:credit_card_due')).toBe('70');
+    expect(await client.hGet('cli:_materialization:watermarks', 'credit_history')).toBe(
+      String(end),
+    );
+    expect(await client.hGet('cli:dob_ssn:19800101_0007', 'credit_history:credit_card_due')).toBe(
+      '70',
+    );
     await client.close();
 
     const bad = await materialize(['--source', dir, '--end', '2026-06-02T00:00:00Z'], env);
     expect(bad.code).toBe(1);
-    expect(bad.summary).toMatchObject({ ok: false, watermarkMoved: false, error: { name: 'SourceReadError' } });
+    expect(bad.summary).toMatchObject({
+      ok: false,
+      watermarkMoved: false,
+      error: { name: 'SourceReadError' },
+    });
     expect(bad.summary.error.message).toContain('zipcode_table.parquet');
   });
 
-  it.skipIf(!existsSync(realData))('--source ../shared/data/feast-credit-scoring works as is', async () => {
-    const result = await materialize(['--source', '../shared/data/feast-credit-scoring', '--end', '2026-11-22T00:00:00Z'], {
-      REDIS_URL: redis.url,
-      REDIS_KEY_PREFIX: 'real:',
-    });
-    expect(result.code).toBe(0);
-    expect(result.summary.rowsScanned).toBe(29_844);
-    expect(result.summary.views.zipcode_features.window.start).toBe('2016-11-24T00:00:00.000Z');
-  });
+  it.skipIf(!existsSync(realData))(
+    '--source ../shared/data/feast-credit-scoring works as is',
+    async () => {
+      const result = await materialize(
+        ['--source', '../shared/data/feast-credit-scoring', '--end', '2026-11-22T00:00:00Z'],
+        {
+          REDIS_URL: redis.url,
+          REDIS_KEY_PREFIX: 'real:',
+        },
+      );
+      expect(result.code).toBe(0);
+      expect(result.summary.rowsScanned).toBe(29_844);
+      expect(result.summary.views.zipcode_features.window.start).toBe('2016-11-24T00:00:00.000Z');
+    },
+  );
 });

@@ -71,9 +71,14 @@ async function snapshot(prefix: string) {
 async function creditSource(count: number) {
   const dir = await tempDir();
   // 20 row groups of count/20 rows; each row group is its own batch, so failures land mid-file.
-  await writeViewParquet(path.join(dir, 'credit_history.parquet'), creditHistory, creditRows(count, END - DAY), {
-    rowGroupSize: count / 20,
-  });
+  await writeViewParquet(
+    path.join(dir, 'credit_history.parquet'),
+    creditHistory,
+    creditRows(count, END - DAY),
+    {
+      rowGroupSize: count / 20,
+    },
+  );
   return dir;
 }
 
@@ -96,7 +101,11 @@ describe('a run killed part-way, then completed', () => {
     const store = newStore(prefix);
 
     const failing = deps(source, [afterKWrites(store, 5)], state);
-    const error = await materializeIncremental(failing, { end: END, parallel: 2, views: ['credit_history'] }).catch((e: unknown) => e);
+    const error = await materializeIncremental(failing, {
+      end: END,
+      parallel: 2,
+      views: ['credit_history'],
+    }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MaterializationRunError);
     const summary = (error as MaterializationRunError).summary;
     expect(summary.ok).toBe(false);
@@ -107,19 +116,28 @@ describe('a run killed part-way, then completed', () => {
     expect(partial).toBeGreaterThanOrEqual(5 * 20); // 5 writes of one 20-row group each
     expect(partial).toBeLessThan(400);
 
-    const completed = await materializeIncremental(deps(source, [store], state), { end: END, parallel: 2, views: ['credit_history'] });
+    const completed = await materializeIncremental(deps(source, [store], state), {
+      end: END,
+      parallel: 2,
+      views: ['credit_history'],
+    });
     expect(completed.ok).toBe(true);
     expect(completed.watermarkMoved).toBe(true);
     expect(completed.stores.redis.written + completed.stores.redis.skippedNotNewer).toBe(400);
 
     const cleanPrefix = `c${randomUUID().slice(0, 8)}:`;
-    await materializeIncremental(deps(source, [newStore(cleanPrefix)], path.join(await tempDir(), 's.json')), {
-      end: END,
-      views: ['credit_history'],
-    });
+    await materializeIncremental(
+      deps(source, [newStore(cleanPrefix)], path.join(await tempDir(), 's.json')),
+      {
+        end: END,
+        views: ['credit_history'],
+      },
+    );
     const strip = (rows: Awaited<ReturnType<typeof snapshot>>, p: string) =>
       rows.map(([k, v]) => [k.slice(p.length), v]);
-    expect(strip(await snapshot(prefix), prefix)).toEqual(strip(await snapshot(cleanPrefix), cleanPrefix));
+    expect(strip(await snapshot(prefix), prefix)).toEqual(
+      strip(await snapshot(cleanPrefix), cleanPrefix),
+    );
   });
 
   it('redis-server killed mid-run: the run fails with the store error, a later run (Redis back, empty) reloads everything', async () => {
@@ -129,7 +147,10 @@ describe('a run killed part-way, then completed', () => {
     const store = newStore(prefix);
     const killing = afterKWrites(store, 3, () => redis.kill());
 
-    const error = await materializeIncremental(deps(source, [killing], state), { end: END, views: ['credit_history'] }).catch((e: unknown) => e);
+    const error = await materializeIncremental(deps(source, [killing], state), {
+      end: END,
+      views: ['credit_history'],
+    }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MaterializationRunError);
     expect((error as Error).cause).toMatchObject({ name: 'StoreUnavailableError' });
     expect(await new FileWatermarkStore(state).getWatermark('credit_history')).toBeNull();
@@ -137,7 +158,10 @@ describe('a run killed part-way, then completed', () => {
     await redis.restart();
     await admin.connect().catch(() => {});
     const fresh = newStore(prefix);
-    const completed = await materializeIncremental(deps(source, [fresh], state), { end: END, views: ['credit_history'] });
+    const completed = await materializeIncremental(deps(source, [fresh], state), {
+      end: END,
+      views: ['credit_history'],
+    });
     expect(completed.ok).toBe(true);
     expect(completed.stores.redis).toEqual({ written: 200, skippedNotNewer: 0 });
     expect(await new FileWatermarkStore(state).getWatermark('credit_history')).toBe(END);
@@ -158,9 +182,9 @@ describe('bad input: clear error naming file and column, watermark unchanged, no
     await materializeIncremental(deps(source, [store], state), { end: END });
     const before = await snapshot(prefix);
     await bad(source);
-    const error = (await materializeIncremental(deps(source, [store], state), { end: END + DAY }).catch(
-      (e: unknown) => e,
-    )) as MaterializationRunError;
+    const error = (await materializeIncremental(deps(source, [store], state), {
+      end: END + DAY,
+    }).catch((e: unknown) => e)) as MaterializationRunError;
     expect(error).toBeInstanceOf(MaterializationRunError);
     expect(error.summary.watermarkMoved).toBe(false);
     const watermarks = new FileWatermarkStore(state);
@@ -172,9 +196,14 @@ describe('bad input: clear error naming file and column, watermark unchanged, no
 
   it('a mis-typed column', async () => {
     const cause = await goodThenBad(async (dir) => {
-      await writeViewParquet(path.join(dir, 'credit_history.parquet'), creditHistory, creditRows(3, END + 1), {
-        overrideTypes: { mortgage_due: 'STRING' },
-      });
+      await writeViewParquet(
+        path.join(dir, 'credit_history.parquet'),
+        creditHistory,
+        creditRows(3, END + 1),
+        {
+          overrideTypes: { mortgage_due: 'STRING' },
+        },
+      );
     });
     expect(cause).toBeInstanceOf(ParquetSchemaError);
     expect(cause.message).toContain('credit_history.parquet');

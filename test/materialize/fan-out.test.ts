@@ -74,20 +74,35 @@ async function readCredit(store: OnlineStore, key: string) {
 describe('fan-out over a queue with completion tracked in DynamoDB', () => {
   it('advances the watermark only when the last unit completes, however units are ordered, redelivered or retried', async () => {
     const dir = await tempDir();
-    await writeViewParquet(path.join(dir, 'credit_history.parquet'), creditHistory, creditRows(40, END - DAY), {
-      rowGroupSize: 10,
-    });
-    await writeViewParquet(path.join(dir, 'zipcode_table.parquet'), zipcodeFeatures, zipcodeRows(5, END - DAY));
+    await writeViewParquet(
+      path.join(dir, 'credit_history.parquet'),
+      creditHistory,
+      creditRows(40, END - DAY),
+      {
+        rowGroupSize: 10,
+      },
+    );
+    await writeViewParquet(
+      path.join(dir, 'zipcode_table.parquet'),
+      zipcodeFeatures,
+      zipcodeRows(5, END - DAY),
+    );
     const { deps, dynamodb, upstash, watermarks } = await setup(dir);
 
     const queue: string[] = [];
-    const { plan, advancedNow } = await dispatchMaterialization(deps, { end: END }, async (bodies) => {
-      expect(bodies.length).toBeLessThanOrEqual(10);
-      queue.push(...bodies);
-    });
+    const { plan, advancedNow } = await dispatchMaterialization(
+      deps,
+      { end: END },
+      async (bodies) => {
+        expect(bodies.length).toBeLessThanOrEqual(10);
+        queue.push(...bodies);
+      },
+    );
     expect(advancedNow).toEqual([]);
     expect(queue).toHaveLength(5); // 4 credit row groups of 10 rows (10 per unit) + 1 zipcode file
-    expect(plan.units.map((u) => parseUnit(JSON.parse(JSON.stringify(queue[u.index]))))).toEqual(plan.units);
+    expect(plan.units.map((u) => parseUnit(JSON.parse(JSON.stringify(queue[u.index]))))).toEqual(
+      plan.units,
+    );
 
     // The consumer fails once on a unit (a store down): the message is redelivered later.
     const flaky: MaterializeDeps = {
@@ -96,7 +111,9 @@ describe('fan-out over a queue with completion tracked in DynamoDB', () => {
         dynamodb,
         new Proxy(upstash, {
           get: (target, p, r) =>
-            p === 'write' ? () => Promise.reject(new Error('upstash down')) : Reflect.get(target, p, r),
+            p === 'write'
+              ? () => Promise.reject(new Error('upstash down'))
+              : Reflect.get(target, p, r),
         }),
       ],
     };
@@ -130,12 +147,20 @@ describe('fan-out over a queue with completion tracked in DynamoDB', () => {
 
   it('a window with nothing new completes at dispatch', async () => {
     const dir = await tempDir();
-    await writeViewParquet(path.join(dir, 'credit_history.parquet'), creditHistory, creditRows(3, END - 400 * DAY * 10));
+    await writeViewParquet(
+      path.join(dir, 'credit_history.parquet'),
+      creditHistory,
+      creditRows(3, END - 400 * DAY * 10),
+    );
     const { deps, watermarks } = await setup(dir);
     const sent: string[] = [];
-    const { plan, advancedNow } = await dispatchMaterialization(deps, { end: END, views: ['credit_history'] }, async (b) => {
-      sent.push(...b);
-    });
+    const { plan, advancedNow } = await dispatchMaterialization(
+      deps,
+      { end: END, views: ['credit_history'] },
+      async (b) => {
+        sent.push(...b);
+      },
+    );
     expect(plan.stats.credit_history?.rowGroupsSkipped).toBe(1);
     expect(sent).toEqual([]);
     expect(advancedNow).toEqual(['credit_history']);
@@ -145,11 +170,23 @@ describe('fan-out over a queue with completion tracked in DynamoDB', () => {
   it('DynamoDB watermarks never move backwards and count each unit once', async () => {
     const { watermarks } = await setup(await tempDir());
     expect(await watermarks.advanceWatermark('zipcode_features', 2000)).toBe(true);
-    const racing = await Promise.all([1000, 3000, 2500, 1500].map((t) => watermarks.advanceWatermark('zipcode_features', t)));
+    const racing = await Promise.all(
+      [1000, 3000, 2500, 1500].map((t) => watermarks.advanceWatermark('zipcode_features', t)),
+    );
     expect(racing[1]).toBe(true);
     expect(await watermarks.getWatermark('zipcode_features')).toBe(3000);
-    await watermarks.recordWindow({ windowId: 'w1', unitCount: 3, windows: [], plannedAt: Date.now() });
-    await watermarks.recordWindow({ windowId: 'w1', unitCount: 99, windows: [], plannedAt: Date.now() });
+    await watermarks.recordWindow({
+      windowId: 'w1',
+      unitCount: 3,
+      windows: [],
+      plannedAt: Date.now(),
+    });
+    await watermarks.recordWindow({
+      windowId: 'w1',
+      unitCount: 99,
+      windows: [],
+      plannedAt: Date.now(),
+    });
     expect((await watermarks.getWindow('w1'))?.unitCount).toBe(3);
     await Promise.all([0, 1, 1, 0, 1].map((i) => watermarks.markUnitComplete('w1', i)));
     expect(await watermarks.completedUnitCount('w1')).toBe(2);
@@ -160,7 +197,19 @@ describe('fan-out over a queue with completion tracked in DynamoDB', () => {
     expect(() => parseUnit('not json')).toThrow(InvalidUnitMessageError);
     expect(() => parseUnit({ v: 2 })).toThrow(InvalidUnitMessageError);
     expect(() =>
-      parseUnit({ v: 1, windowId: 'w', index: 0, view: 'nope', file: 'f', fileSize: 1, rowGroupStart: 0, rowGroupEnd: 1, rows: 1, start: 0, end: 1 }),
+      parseUnit({
+        v: 1,
+        windowId: 'w',
+        index: 0,
+        view: 'nope',
+        file: 'f',
+        fileSize: 1,
+        rowGroupStart: 0,
+        rowGroupEnd: 1,
+        rows: 1,
+        start: 0,
+        end: 1,
+      }),
     ).toThrow(/view/);
   });
 
@@ -169,7 +218,11 @@ describe('fan-out over a queue with completion tracked in DynamoDB', () => {
     const dir = path.join(base, 'credit_history.parquet');
     // Ten files, each holding every one of 30 entities; file k's rows are k days old, so file 0 must win.
     for (let k = 0; k < 10; k++) {
-      await writeViewParquet(path.join(dir, `part-${k}.parquet`), creditHistory, creditRows(30, END - (k + 1) * DAY, k * 1000));
+      await writeViewParquet(
+        path.join(dir, `part-${k}.parquet`),
+        creditHistory,
+        creditRows(30, END - (k + 1) * DAY, k * 1000),
+      );
     }
     const { deps, dynamodb, upstash } = await setup(base);
     const summary = await materializeIncremental(

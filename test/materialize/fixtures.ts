@@ -28,9 +28,15 @@ export function tempDir(prefix = 'materialize-'): Promise<string> {
 }
 
 /** The value a fixture row carries for a feature when the test does not set it. */
-export function defaultValue(view: FeatureViewDefinition, feature: string, seed: number): string | number {
+export function defaultValue(
+  view: FeatureViewDefinition,
+  feature: string,
+  seed: number,
+): string | number {
   const definition = view.features.find((f) => f.name === feature)!;
-  return definition.type === 'string' ? `${feature}-${seed}` : seed * 10 + view.features.indexOf(definition);
+  return definition.type === 'string'
+    ? `${feature}-${seed}`
+    : seed * 10 + view.features.indexOf(definition);
 }
 
 export function viewParquetBytes(
@@ -47,7 +53,12 @@ export function viewParquetBytes(
     }
     if (override === 'DOUBLE') return { name, type: 'DOUBLE', repetition_type: 'OPTIONAL' };
     if (kind === 'timestamp') {
-      return { name, type: 'INT64', converted_type: 'TIMESTAMP_MICROS', repetition_type: 'OPTIONAL' };
+      return {
+        name,
+        type: 'INT64',
+        converted_type: 'TIMESTAMP_MICROS',
+        repetition_type: 'OPTIONAL',
+      };
     }
     return { name, type: 'INT64', repetition_type: 'OPTIONAL' };
   };
@@ -58,7 +69,11 @@ export function viewParquetBytes(
     if (override === 'DOUBLE') return Number(value);
     return BigInt(value as number);
   };
-  const columns: { name: string; kind: 'int64' | 'string' | 'timestamp'; get: (r: FixtureRow, i: number) => unknown }[] = [
+  const columns: {
+    name: string;
+    kind: 'int64' | 'string' | 'timestamp';
+    get: (r: FixtureRow, i: number) => unknown;
+  }[] = [
     { name: view.entity.name, kind: keyIsString ? 'string' : 'int64', get: (r) => r.key },
     ...view.features.map((f) => ({
       name: f.name,
@@ -67,7 +82,11 @@ export function viewParquetBytes(
         r.values && f.name in r.values ? r.values[f.name] : defaultValue(view, f.name, r.seed ?? i),
     })),
     { name: 'event_timestamp', kind: 'timestamp' as const, get: (r) => micros(r.eventTs) },
-    { name: 'created_timestamp', kind: 'timestamp' as const, get: (r) => micros(r.createdTs ?? r.eventTs) },
+    {
+      name: 'created_timestamp',
+      kind: 'timestamp' as const,
+      get: (r) => micros(r.createdTs ?? r.eventTs),
+    },
   ];
   const schema: SchemaElement[] = [
     { name: 'schema', num_children: columns.length },
@@ -107,5 +126,9 @@ export function creditRows(count: number, eventTs: number, seedOffset = 0): Fixt
 }
 
 export function zipcodeRows(count: number, eventTs: number, seedOffset = 0): FixtureRow[] {
-  return Array.from({ length: count }, (_, i) => ({ key: 10_000 + i, eventTs, seed: i + seedOffset }));
+  return Array.from({ length: count }, (_, i) => ({
+    key: 10_000 + i,
+    eventTs,
+    seed: i + seedOffset,
+  }));
 }

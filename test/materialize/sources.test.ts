@@ -53,16 +53,27 @@ async function setup(source: string): Promise<{ deps: MaterializeDeps; store: Re
 }
 
 async function read(store: RedisTcpStore, zipcode: number, dobSsn: string, now = END) {
-  return (await store.read([{ zipcode, dob_ssn: dobSsn }], [zipcodeFeatures, creditHistory], { now })).results[0];
+  return (
+    await store.read([{ zipcode, dob_ssn: dobSsn }], [zipcodeFeatures, creditHistory], { now })
+  ).results[0];
 }
 
 describe('s3:// sources', () => {
   it('reads a single object and a folder of objects with byte ranges', async () => {
     const bucket = `b${randomUUID().slice(0, 8)}`;
     await uploadFiles(s3, bucket, {
-      'features/zipcode_table.parquet': viewParquetBytes(zipcodeFeatures, zipcodeRows(20, END - DAY)),
-      'features/credit_history.parquet/2026-05-30.parquet': viewParquetBytes(creditHistory, creditRows(10, END - 2 * DAY)),
-      'features/credit_history.parquet/2026-05-31.parquet': viewParquetBytes(creditHistory, creditRows(10, END - DAY, 500)),
+      'features/zipcode_table.parquet': viewParquetBytes(
+        zipcodeFeatures,
+        zipcodeRows(20, END - DAY),
+      ),
+      'features/credit_history.parquet/2026-05-30.parquet': viewParquetBytes(
+        creditHistory,
+        creditRows(10, END - 2 * DAY),
+      ),
+      'features/credit_history.parquet/2026-05-31.parquet': viewParquetBytes(
+        creditHistory,
+        creditRows(10, END - DAY, 500),
+      ),
       'features/credit_history.parquet/_SUCCESS': new Uint8Array(0),
     });
     const { deps, store } = await setup(`s3://${bucket}/features`);
@@ -78,10 +89,15 @@ describe('s3:// sources', () => {
   it('an unreadable object (missing source) names its location and leaves the watermark alone', async () => {
     const bucket = `b${randomUUID().slice(0, 8)}`;
     await uploadFiles(s3, bucket, {
-      'features/zipcode_table.parquet': viewParquetBytes(zipcodeFeatures, zipcodeRows(2, END - DAY)),
+      'features/zipcode_table.parquet': viewParquetBytes(
+        zipcodeFeatures,
+        zipcodeRows(2, END - DAY),
+      ),
     });
     const { deps } = await setup(`s3://${bucket}/features`);
-    const error = (await materializeIncremental(deps, { end: END }).catch((e: unknown) => e)) as MaterializationRunError;
+    const error = (await materializeIncremental(deps, { end: END }).catch(
+      (e: unknown) => e,
+    )) as MaterializationRunError;
     expect(error).toBeInstanceOf(MaterializationRunError);
     expect(error.message).toContain(`s3://${bucket}/features/credit_history.parquet`);
     expect(await deps.watermarks.getWatermark('zipcode_features')).toBeNull();
@@ -99,8 +115,14 @@ describe.skipIf(!existsSync(realData))('the real public files', () => {
     expect(summary.stores.redis.written).toBe(summary.views.zipcode_features.entities + 1_000);
     expect(summary.views.zipcode_features.window.start).toBe('2016-11-24T00:00:00.000Z');
     const row = await read(store, 7675, '19530219_5179', end);
-    expect(row.zipcode_features).toMatchObject({ status: 'present', values: { city: 'WESTWOOD', population: 24083 } });
-    expect(row.credit_history).toMatchObject({ status: 'present', values: { credit_card_due: 8419, mortgage_due: 91803 } });
+    expect(row.zipcode_features).toMatchObject({
+      status: 'present',
+      values: { city: 'WESTWOOD', population: 24083 },
+    });
+    expect(row.credit_history).toMatchObject({
+      status: 'present',
+      values: { credit_card_due: 8419, mortgage_due: 91803 },
+    });
     expect(row.zipcode_features.eventTimestamp).toBe(Date.parse('2017-01-01T12:00:00Z'));
   };
 
