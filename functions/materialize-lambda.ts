@@ -7,7 +7,8 @@ import {
   type OwnedDeps,
 } from '../features/materialize/deps.js';
 import { consumeMaterializationMessage, dispatchMaterialization } from '../features/materialize/fan-out.js';
-import { InvalidUnitMessageError } from '../features/materialize/unit-message.js';
+import { InvalidUnitMessageError, parseUnit } from '../features/materialize/unit-message.js';
+import { featureViewByName } from '../features/definitions.js';
 import { createS3Client } from '../features/offline/byte-range.js';
 import { linkedResourceEnv } from './lambda.js';
 import { createLogger } from './logger.js';
@@ -56,6 +57,10 @@ async function materializeDeps(): Promise<OwnedDeps> {
 
 let sqs: SQSClient | undefined;
 
+function messageGroupOf(body: string): string {
+  return featureViewByName(parseUnit(body).view).entity.name;
+}
+
 export async function schedule(event: Partial<ScheduledEvent> = {}): Promise<void> {
   const { queueUrl } = settings();
   if (!queueUrl) throw new Error('no queue: link MaterializeUnits or set MATERIALIZE_QUEUE_URL');
@@ -68,7 +73,13 @@ export async function schedule(event: Partial<ScheduledEvent> = {}): Promise<voi
       const { Failed } = await sqs!.send(
         new SendMessageBatchCommand({
           QueueUrl: queueUrl,
-          Entries: bodies.map((MessageBody, i) => ({ Id: String(i), MessageBody })),
+          Entries: bodies.map((MessageBody, i) => ({
+            Id: String(i),
+            MessageBody,
+            // One group per entity: the FIFO queue then never runs two units of the same entity
+            // at once (see infra/materialize.ts for why DynamoDB needs that).
+            MessageGroupId: messageGroupOf(MessageBody),
+          })),
         }),
       );
       // A unit that was not enqueued never completes, so the window cannot advance: fail loudly

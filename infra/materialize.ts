@@ -5,7 +5,13 @@ import { entityKeyHmacSecret, features, sources, upstashToken, upstashUrl } from
 // redelivery is harmless; the watermark advances when every unit of the window has completed.
 const linked = [features, sources, upstashUrl, upstashToken, entityKeyHmacSecret];
 
+// FIFO, one message group per entity: units of the same entity run one at a time. DynamoDB
+// writes are a BatchGetItem of the stored timestamps and then a BatchWriteItem (no conditions in
+// a batch), so two concurrent writers of one entity could let an older row win; different
+// entities (so different views) still run in parallel. Content-based deduplication drops the
+// duplicate units a re-planned window sends within 5 minutes.
 export const units = new sst.aws.Queue('MaterializeUnits', {
+  fifo: { contentBasedDeduplication: true },
   // Longer than the subscriber's timeout, so a running unit is not delivered twice.
   visibilityTimeout: '16 minutes',
 });

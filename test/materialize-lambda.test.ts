@@ -108,6 +108,8 @@ describe('materialization Lambdas (cron → SQS → subscriber)', () => {
     await schedule(scheduledEvent(END));
     units = [...sqs.messages];
     expect(units.length).toBeGreaterThan(1); // several row groups → several units
+    // FIFO groups by entity, so one entity's units never run concurrently.
+    expect(new Set(units.map((u) => u.groupId))).toEqual(new Set(['zipcode', 'dob_ssn']));
 
     // Before the last unit completes, the next schedule re-plans the same window.
     for (const message of units.slice(0, -1)) {

@@ -3,7 +3,8 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { Redis as UpstashRedis } from '@upstash/redis';
 import { createClient } from 'redis';
 import { DynamoDbStore } from '../online/dynamodb.js';
-import { DEFAULT_REDIS_KEY_PREFIX } from '../online/key-layout.js';
+import { createHmacEntityKeyEncoder } from '../online/entity-key-hmac.js';
+import { DEFAULT_REDIS_KEY_PREFIX, type EntityKeyEncoder } from '../online/key-layout.js';
 import { RedisTcpStore } from '../online/redis-tcp.js';
 import type { OnlineStore } from '../online/types.js';
 import { UpstashStore } from '../online/upstash.js';
@@ -31,6 +32,11 @@ export interface MaterializeStoreConfig {
   readonly redisKeyTtlMs?: number;
   /** Forces the JSON-file watermark store (MATERIALIZE_STATE_FILE / --state-file). */
   readonly stateFile?: string;
+  /**
+   * Keyed hashing of entity keys (ENTITY_KEY_HMAC_SECRET): must be the one serving uses, or the
+   * readers will not find what is written here.
+   */
+  readonly encodeEntityKey?: EntityKeyEncoder;
 }
 
 /** No online store is configured: materialization has nowhere to write. */
@@ -68,6 +74,9 @@ export function materializeConfigFromEnv(
     redisKeyPrefix: value('REDIS_KEY_PREFIX'),
     redisKeyTtlMs: ttlSeconds === undefined ? undefined : Number(ttlSeconds) * 1000,
     stateFile: value('MATERIALIZE_STATE_FILE'),
+    encodeEntityKey: value('ENTITY_KEY_HMAC_SECRET')
+      ? createHmacEntityKeyEncoder(value('ENTITY_KEY_HMAC_SECRET')!)
+      : undefined,
   };
 }
 
@@ -95,13 +104,18 @@ export async function createMaterializeDeps(
   const { s3, dynamodb: dynamodbClient, ...overrides } = options;
   const stores: OnlineStore[] = [];
   const closers: (() => Promise<void>)[] = [];
-  const redisOptions = { keyPrefix: config.redisKeyPrefix, keyTtlMs: config.redisKeyTtlMs };
+  const { encodeEntityKey } = config;
+  const redisOptions = {
+    keyPrefix: config.redisKeyPrefix,
+    keyTtlMs: config.redisKeyTtlMs,
+    encodeEntityKey,
+  };
   let watermarks: WatermarkStore | undefined;
 
   if (config.dynamodbTable) {
     const client = dynamodbClient ?? new DynamoDBClient({});
     if (!dynamodbClient) closers.push(async () => client.destroy());
-    stores.push(new DynamoDbStore({ tableName: config.dynamodbTable, client }));
+    stores.push(new DynamoDbStore({ tableName: config.dynamodbTable, client, encodeEntityKey }));
     watermarks = new DynamoDbWatermarkStore(client, config.dynamodbTable);
   }
   if (config.redisUrl) {
@@ -110,7 +124,16 @@ export async function createMaterializeDeps(
     closers.push(() => store.close());
     if (!watermarks && !config.stateFile) {
       // A connection of its own: the store's client is private, and state traffic is tiny.
-      const client = createClient({ url: config.redisUrl, RESP: 2 });
+      const client = createClient({
+        url: config.redisUrl,
+        RESP: 2,
+        // A Redis that is down must fail the run, not keep it waiting for a connection.
+        socket: {
+          connectTimeout: 2_000,
+          reconnectStrategy: (retries: number, cause: Error) =>
+            retries >= 3 ? cause : Math.min(100 * 2 ** retries, 1_000),
+        },
+      });
       client.on('error', () => {}); // failures surface as command errors (WatermarkStateError)
       await client.connect();
       closers.push(async () => void (await client.close()));

@@ -12,6 +12,8 @@ export interface SqsMessage {
   readonly messageId: string;
   readonly body: string;
   readonly queueUrl: string;
+  /** FIFO queues: the entry's message group. */
+  readonly groupId?: string;
 }
 
 export interface SqsServerHandle {
@@ -45,7 +47,7 @@ export async function startSqsServer(): Promise<SqsServerHandle> {
       }
       const input = JSON.parse(raw) as {
         QueueUrl: string;
-        Entries: { Id: string; MessageBody: string }[];
+        Entries: { Id: string; MessageBody: string; MessageGroupId?: string }[];
       };
       const Successful = [];
       const Failed = [];
@@ -56,7 +58,12 @@ export async function startSqsServer(): Promise<SqsServerHandle> {
           continue;
         }
         const MessageId = randomUUID();
-        handle.messages.push({ messageId: MessageId, body: entry.MessageBody, queueUrl: input.QueueUrl });
+        handle.messages.push({
+          messageId: MessageId,
+          body: entry.MessageBody,
+          queueUrl: input.QueueUrl,
+          groupId: entry.MessageGroupId,
+        });
         Successful.push({
           Id: entry.Id,
           MessageId,
