@@ -8,7 +8,7 @@ import { RedisTcpStore } from '../features/online/redis-tcp.js';
 import { startDynalite, type DynaliteHandle } from './harness/dynalite.js';
 import { startRedisServer, type RedisServerHandle } from './harness/redis-server.js';
 import { startS3rver, uploadFiles, type S3rverHandle } from './harness/s3rver.js';
-import { startSqsServer, type SqsServerHandle } from './harness/sqs-server.js';
+import { startSqsServer, type SqsMessage, type SqsServerHandle } from './harness/sqs-server.js';
 
 /**
  * The AWS side of materialization with real event shapes: the scheduled Lambda plans a window
@@ -24,7 +24,7 @@ let s3rver: S3rverHandle;
 let sqs: SqsServerHandle;
 const table = `materialize-${Date.now()}`;
 const savedEnv = { ...process.env };
-let units: { messageId: string; body: string }[] = [];
+let units: SqsMessage[] = [];
 
 const scheduledEvent = (time: string) => ({
   version: '0',
