@@ -149,11 +149,16 @@ export function createApp(deps: AppDeps) {
     });
   });
 
+  // A fallback store exposes its Redis circuit breaker; visible here for operators.
+  const { store } = deps.decision;
+  const circuit = () =>
+    'circuitState' in store ? { circuit_breaker: String(store.circuitState) } : {};
   app.get('/health', (c) =>
     c.json({
       status: 'ok' as const,
       model_version: deps.decision.model.artifact.version,
       store: deps.storeName,
+      ...circuit(),
     }),
   );
 

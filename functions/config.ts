@@ -42,6 +42,8 @@ export const ConfigSchema = z.object({
     z.transform(unsetAsUndefined),
     z._default(z.number().check(z.int(), z.gte(0), z.lte(65_535)), 3000),
   ),
+  /** Interface the Node server listens on; unset: every interface. */
+  HOST: optionalString,
   MODEL_PATH: optionalString,
   /** Reject when P(default) ≥ this; unset: the model's label decides (P(default) > 0.5). */
   DECISION_THRESHOLD: z.pipe(

@@ -10,7 +10,7 @@ const runtime = await createNodeRuntime(config, {
   clientIp: (c) => getConnInfo(c).remote.address,
 });
 
-const server = serve({ fetch: runtime.app.fetch, port: config.PORT }, (info) => {
+const server = serve({ fetch: runtime.app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {
   const base = `http://localhost:${info.port}`;
   console.log(`loan-decision API on ${base} (store: ${runtime.store.name})
 Try:

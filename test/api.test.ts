@@ -210,6 +210,7 @@ describe('fallback to DynamoDB', () => {
     await redisStore.write(records);
     const { app, logs } = await appUnderTest(new FallbackStore(redisStore, dynamodb, deadlines));
     expect((await send(app, applicationFor(dobSsn))).body.features.served_by).toBe('redis');
+    expect((await (await app.request('/health')).json()).circuit_breaker).toBe('closed');
 
     await own.kill();
     const during = await send(app, applicationFor(dobSsn));

@@ -49,4 +49,16 @@ describe('CircuitBreaker', () => {
       'half_open->closed',
     ]);
   });
+
+  it('counts a burst of concurrent failures (one stall) as one, a continuing outage as many', () => {
+    const { breaker: b } = breaker();
+    // Eight requests in flight since t=0 all time out at t=4: one episode.
+    for (let i = 0; i < 8; i++) b.recordFailure(4, 0);
+    expect(b.state).toBe('closed');
+    // Requests started after each failure keep failing: a real outage.
+    b.recordFailure(9, 5);
+    expect(b.state).toBe('closed');
+    b.recordFailure(14, 10);
+    expect(b.state).toBe('open');
+  });
 });

@@ -81,6 +81,7 @@ export class FallbackStore implements OnlineStore {
     let primaryResults: ViewResults[] | undefined;
     let primaryError: unknown;
     if (this.#breaker.allowRequest()) {
+      const startedAt = Date.now();
       const deadline = new Deadline(this.#primaryDeadlineMs, options.signal);
       try {
         const response = await this.primary.read(applications, views, {
@@ -98,7 +99,7 @@ export class FallbackStore implements OnlineStore {
           if (error instanceof InvalidEntityKeyError) throw error;
           throw asUnavailable(this.name, 'read aborted by the caller', error);
         }
-        this.#breaker.recordFailure();
+        this.#breaker.recordFailure(Date.now(), startedAt);
         primaryError = error;
         reason = deadline.expired ? 'timeout' : 'error';
         this.#logger.warn({

@@ -147,4 +147,7 @@ export const HealthSchema = z.object({
   status: z.literal('ok'),
   model_version: z.string(),
   store: z.string(),
+  circuit_breaker: doc(z.optional(z.enum(['closed', 'open', 'half_open'])), {
+    description: 'State of the Redis circuit breaker when DynamoDB stands behind Redis',
+  }),
 });
