@@ -1,0 +1,164 @@
+/**
+ * `npm run bench [-- --only sequential,throughput --quick --no-pin --out BENCHMARKS.md]`
+ *
+ * Runs the benchmarks and writes BENCHMARKS.md: the machine, the date, every figure next to its
+ * goal and the command that reproduces it. Sections: sequential, compute, cold-start (together:
+ * `serving`), throughput, faults, materialize. `--quick` runs small counts to check the pipeline;
+ * its figures are marked as such.
+ */
+import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { benchFault, type FaultResult } from './bench-faults.js';
+import { collectMachineInfo, renderReport, type BenchResults } from './bench-report.js';
+import { bundleServer, repoRoot, type ServerBundle } from './bench-server.js';
+import {
+  benchColdStart,
+  benchCompute,
+  benchSequential,
+  type SequentialResult,
+} from './bench-serving.js';
+import type { StoreSetup } from './bench-stores.js';
+import { benchThroughput } from './bench-throughput.js';
+
+const SECTIONS = [
+  'sequential',
+  'compute',
+  'cold-start',
+  'throughput',
+  'faults',
+  'materialize',
+] as const;
+type Section = (typeof SECTIONS)[number];
+const ALIASES: Record<string, Section[]> = { serving: ['sequential', 'compute', 'cold-start'] };
+
+const { values: args } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    'no-pin': { type: 'boolean', default: false },
+    out: { type: 'string', default: path.join(repoRoot, 'BENCHMARKS.md') },
+  },
+});
+
+function selectedSections(only: string | undefined): Section[] {
+  if (!only) return [...SECTIONS];
+  return only.split(',').flatMap((name) => {
+    const trimmed = name.trim();
+    if (ALIASES[trimmed]) return ALIASES[trimmed];
+    if ((SECTIONS as readonly string[]).includes(trimmed)) return [trimmed as Section];
+    throw new Error(
+      `--only: unknown section "${trimmed}"; use ${[...SECTIONS, ...Object.keys(ALIASES)].join(', ')}`,
+    );
+  });
+}
+
+const quick = args.quick!;
+const sections = selectedSections(args.only);
+const sizes = quick
+  ? {
+      sequential: { requests: 2_000, warmup: 300, slowStoreRequests: 1_000 },
+      computeIterations: 30_000,
+      coldStartRuns: 5,
+      throughput: { connections: [2, 8, 32], seconds: 3 },
+      faults: { phaseSeconds: 3, ratePerSecond: 300 },
+      materialize: ['--rows', '100000', '--dynamodb-rows', '5000'],
+    }
+  : {
+      sequential: { requests: 20_000, warmup: 2_000, slowStoreRequests: 5_000 },
+      computeIterations: 200_000,
+      coldStartRuns: 21,
+      throughput: { connections: [1, 2, 4, 8, 16, 32, 64], seconds: 10 },
+      faults: { phaseSeconds: 10, ratePerSecond: 500 },
+      materialize: ['--rows', '1000000,10000000', '--dynamodb-rows', '100000'],
+    };
+
+const results: BenchResults = { machine: await collectMachineInfo(), quick, sections };
+const say = (message: string) => console.error(`[bench] ${message}`);
+
+let bundle: ServerBundle | undefined;
+const serverBundle = async () => (bundle ??= await bundleServer());
+
+try {
+  if (sections.includes('sequential')) {
+    const sequential: SequentialResult[] = [];
+    for (const setup of ['redis', 'upstash', 'dynamodb', 'embedded'] satisfies StoreSetup[]) {
+      say(`sequential HTTP decisions, ${setup}`);
+      const slow = setup === 'upstash' || setup === 'dynamodb';
+      const requests = slow ? sizes.sequential.slowStoreRequests : sizes.sequential.requests;
+      sequential.push(
+        await benchSequential(await serverBundle(), setup, {
+          requests,
+          warmup: sizes.sequential.warmup,
+        }),
+      );
+    }
+    results.sequential = { serverBundleBytes: (await serverBundle()).bytes, results: sequential };
+  }
+  if (sections.includes('compute')) {
+    say('in-process compute');
+    results.compute = {
+      iterations: sizes.computeIterations,
+      ...(await benchCompute(sizes.computeIterations)),
+    };
+  }
+  if (sections.includes('cold-start')) {
+    say('cold start');
+    results.coldStart = await benchColdStart(sizes.coldStartRuns);
+  }
+  if (sections.includes('throughput')) {
+    say('throughput (autocannon)');
+    const throughput = await benchThroughput(await serverBundle(), {
+      ...sizes.throughput,
+      pin: !args['no-pin'],
+    });
+    results.throughput = { ...throughput, seconds: sizes.throughput.seconds };
+  }
+  if (sections.includes('faults')) {
+    const faults: FaultResult[] = [];
+    for (const fault of ['redis-killed', 'redis-hung'] as const) {
+      say(`fault phase: ${fault}`);
+      faults.push(await benchFault(await serverBundle(), fault, sizes.faults));
+    }
+    results.faults = faults;
+  }
+  if (sections.includes('materialize')) {
+    say(`materialization (scripts/bench-materialize.ts ${sizes.materialize.join(' ')})`);
+    results.materialize = {
+      args: sizes.materialize,
+      runs: await runMaterializeBench(sizes.materialize),
+    };
+  }
+} finally {
+  await bundle?.remove();
+}
+
+results.machine = {
+  ...results.machine,
+  loadAverageEnd: (await collectMachineInfo()).loadAverageStart,
+};
+await writeFile(args.out!, renderReport(results));
+say(`wrote ${path.relative(process.cwd(), args.out!) || args.out}`);
+
+/** H5's materialization bench, as its own process; its JSON lines are the results. */
+function runMaterializeBench(extraArgs: string[]): Promise<Record<string, unknown>[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(repoRoot, 'scripts', 'bench-materialize.ts'), ...extraArgs],
+      { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      if (code !== 0) return reject(new Error(`bench-materialize exited with ${code}`));
+      const runs = out
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      resolve(runs);
+    });
+  });
+}
