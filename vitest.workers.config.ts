@@ -2,8 +2,9 @@ import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
 import { defineConfig } from 'vitest/config';
 
 // The Worker (functions/worker.ts, bundled by wrangler's rules) runs inside workerd and talks to
-// real Redis through the Upstash REST bridge and to dynalite over signed fetch, all started by
-// the global setup. These bindings stand in for the Worker's vars and secrets.
+// real Redis through the Upstash REST bridge, to dynalite and to s3rver over signed fetch, all
+// started by the global setup. These bindings stand in for the Worker's vars and secrets; the
+// queue (producer and consumer) comes from wrangler.jsonc and is miniflare's real one.
 export default defineConfig({
   plugins: [
     cloudflareTest(({ inject }) => {
@@ -20,6 +21,10 @@ export default defineConfig({
             AWS_ACCESS_KEY_ID: dynamodb.accessKeyId,
             AWS_SECRET_ACCESS_KEY: dynamodb.secretAccessKey,
             AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,
+            AWS_ENDPOINT_URL_S3: inject('s3Endpoint'),
+            MATERIALIZE_SOURCE: inject('materializeSource'),
+            // Small units, so one window fans out into several queue messages.
+            MATERIALIZE_MAX_ROWS_PER_UNIT: '50',
             LOG_LEVEL: 'warn',
             // workerd's first fetch to the bridge is slower than Node's; the budget is for prod.
             REDIS_DEADLINE_MS: '2000',

@@ -7,47 +7,27 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { asyncBufferFromFile, type AsyncBuffer } from 'hyparquet';
+import {
+  SourceReadError,
+  TAIL_BYTES,
+  checkedLength,
+  isDataFile,
+  parseS3Location,
+  tailCachedBuffer,
+  type S3Location,
+} from './range-source.js';
 
 /**
  * One byte-range interface over local files and S3 objects: hyparquet's `AsyncBuffer`. Parquet
  * readers above this file never know where the bytes come from.
  */
 
-export type { AsyncBuffer };
+export type { AsyncBuffer, S3Location };
+export { SourceReadError, TAIL_BYTES, parseS3Location };
 
 export interface SourceOptions {
   /** Client for `s3://` locations; a default one (`createS3Client()`) is built when absent. */
   readonly s3?: S3Client;
-}
-
-/** A source file or object could not be listed, sized or read. Names the location only. */
-export class SourceReadError extends Error {
-  override readonly name = 'SourceReadError';
-  constructor(
-    readonly location: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`${location}: ${message}`, options);
-  }
-}
-
-export interface S3Location {
-  readonly bucket: string;
-  /** Object key or prefix, without a leading slash; may be empty for a whole bucket. */
-  readonly key: string;
-}
-
-/** Parses `s3://bucket/key`; returns null for anything else (a local path). */
-export function parseS3Location(location: string): S3Location | null {
-  if (!location.startsWith('s3://')) return null;
-  const rest = location.slice('s3://'.length);
-  const slash = rest.indexOf('/');
-  const bucket = slash === -1 ? rest : rest.slice(0, slash);
-  const key = slash === -1 ? '' : rest.slice(slash + 1);
-  if (!bucket)
-    throw new SourceReadError(location, 'S3 location has no bucket (expected s3://bucket/key)');
-  return { bucket, key };
 }
 
 /**
@@ -93,12 +73,6 @@ function describe(error: unknown): string {
 }
 
 /**
- * Bytes kept per open file: the tail that hyparquet reads first (its default initial footer
- * fetch), so the footer, and every slice inside it, costs one read.
- */
-export const TAIL_BYTES = 1 << 19;
-
-/**
  * Opens a Parquet file or S3 object for byte-range reads. Local paths use hyparquet's own file
  * buffer; `s3://bucket/key` issues one suffix-range GetObject (`Range: bytes=-524288`) that yields
  * both the object size and the footer, then `GetObject Range: bytes=a-b` per slice.
@@ -119,38 +93,6 @@ export async function openParquetSource(
   return s3Location
     ? openS3Object(location, s3Location, s3ClientFor(options))
     : openLocalFile(location);
-}
-
-type RangeReader = (from: number, to: number) => Promise<ArrayBuffer>;
-
-/** An AsyncBuffer over `read` that serves slices inside the tail from one cached read. */
-function tailCachedBuffer(
-  location: string,
-  byteLength: number,
-  read: RangeReader,
-  prefetchedTail?: ArrayBuffer,
-): AsyncBuffer {
-  const tailStart = Math.max(0, byteLength - TAIL_BYTES);
-  let tail: Promise<ArrayBuffer> | undefined = prefetchedTail
-    ? Promise.resolve(prefetchedTail)
-    : undefined;
-  return {
-    byteLength,
-    async slice(start, end) {
-      const from = start < 0 ? Math.max(byteLength + start, 0) : start;
-      const to = Math.min(end ?? byteLength, byteLength);
-      if (to <= from) return new ArrayBuffer(0);
-      if (from >= tailStart) {
-        if (!tail) {
-          tail = read(tailStart, byteLength);
-          // A failed read must not poison the cache for a retry.
-          tail.catch(() => (tail = undefined));
-        }
-        return (await tail).slice(from - tailStart, to - tailStart);
-      }
-      return checkedLength(location, await read(from, to), from, to);
-    },
-  };
 }
 
 async function openLocalFile(location: string): Promise<AsyncBuffer> {
@@ -174,22 +116,6 @@ async function openLocalFile(location: string): Promise<AsyncBuffer> {
       );
     }
   });
-}
-
-/** A file that shrank after it was sized would otherwise surface as a confusing decode error. */
-function checkedLength(
-  location: string,
-  buffer: ArrayBuffer,
-  from: number,
-  to: number,
-): ArrayBuffer {
-  if (buffer.byteLength !== to - from) {
-    throw new SourceReadError(
-      location,
-      `short read: asked for ${to - from} bytes at offset ${from}, got ${buffer.byteLength}`,
-    );
-  }
-  return buffer;
 }
 
 function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
@@ -290,19 +216,6 @@ export async function listSourceFiles(
     );
   }
   return files;
-}
-
-/**
- * A `.parquet` file whose path (relative to the view's folder) has no segment starting with `_`
- * or `.`: Spark/Hive keep in-progress and metadata files there (`_temporary/`, `.part.crc`).
- */
-function isDataFile(relativePath: string): boolean {
-  return (
-    relativePath.endsWith('.parquet') &&
-    relativePath
-      .split(/[\\/]/)
-      .every((segment) => !segment.startsWith('_') && !segment.startsWith('.'))
-  );
 }
 
 async function listLocal(location: string): Promise<string[]> {
