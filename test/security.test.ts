@@ -63,7 +63,12 @@ function secured(options: Partial<SecurityOptions> = {}) {
     c.header('Content-Security-Policy', "default-src 'self'");
     return c.html('<p>demo</p>');
   });
-  app.all('*', (c) => inner.app.fetch(c.req.raw));
+  // Every route of the app builds its response through the context (c.json & co.), which is
+  // what carries the prepared security headers; the stand-in route does the same.
+  app.all('*', async (c) => {
+    const response = await inner.app.fetch(c.req.raw);
+    return c.body(await response.arrayBuffer(), response.status as 200, Object.fromEntries(response.headers));
+  });
   return app;
 }
 
