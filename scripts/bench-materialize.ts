@@ -1,12 +1,18 @@
 /**
  * Materialization benchmark: `npx tsx scripts/bench-materialize.ts [--rows 1000000,10000000]
- * [--dynamodb-rows 100000] [--parallel 2] [--heap-mb 128] [--dir /tmp/bench-materialize]`
+ * [--dynamodb-rows 100000] [--parallel 2] [--heap-mb 128] [--semi-space-mb 0]
+ * [--records-per-script N] [--write-concurrency N] [--cpu-prof-dir DIR] [--dir /tmp/bench-materialize]`
  *
  * Generates credit_history Parquet files of N entity rows (streamed to disk, 100k-row row groups,
  * never N rows in memory), then materializes each into a fresh local redis-server and into
  * dynalite, each run in a child process of its own so that its peak RSS is its own. Prints one
- * JSON line per run (rows/s, peak RSS) and a table. dynalite (LevelDB in JS) is far slower than
- * DynamoDB, so it gets a smaller count (--dynamodb-rows).
+ * JSON line per run and a table. dynalite (LevelDB in JS) is far slower than DynamoDB, so it gets
+ * a smaller count (--dynamodb-rows).
+ *
+ * Each line says where the time went, because on a 2-core machine the client (Parquet decoding,
+ * dedupe, encoding) and redis-server compete for the same cores: `clientCpuMicrosPerRow`,
+ * `redisServer.cpuMicrosPerRow` (INFO cpu) and per-command `usecPerCall` (INFO commandstats),
+ * `memoryPeaksMb` (V8 heap vs Buffers) and the load average, as the machine may be shared.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
@@ -38,8 +44,16 @@ const { values: args } = parseArgs({
     'dynamodb-rows': { type: 'string', default: '100000' },
     parallel: { type: 'string', default: '2' },
     dir: { type: 'string', default: '/tmp/bench-materialize' },
-    // V8 grows its heap lazily far past the live set (~30-45 MB here); a cap keeps RSS bounded.
+    // V8 grows its heap lazily far past the live set: uncapped, heapUsed peaked at ~290 MB (RSS
+    // ~470 MB) for a live set near 100 MB. The cap keeps RSS ~250 MB; GC then costs ~1 µs a row.
     'heap-mb': { type: 'string', default: '128' },
+    // V8's young generation (--max-semi-space-size), MB; 0 leaves V8's default (16).
+    'semi-space-mb': { type: 'string', default: '0' },
+    // Store tuning, to compare settings (defaults: the stores' own).
+    'records-per-script': { type: 'string' },
+    'write-concurrency': { type: 'string' },
+    // Writes a V8 CPU profile of each run's process into this folder (node --cpu-prof).
+    'cpu-prof-dir': { type: 'string' },
     // child mode
     run: { type: 'string' },
     store: { type: 'string' },
@@ -116,7 +130,11 @@ async function child(): Promise<void> {
   if (args.store === 'none') {
     // Read + latest-per-entity only: the cost of the Parquet side, for the breakdown.
   } else if (args.store === 'redis') {
-    const redis = new RedisTcpStore({ url: args.url! });
+    const redis = new RedisTcpStore({
+      url: args.url!,
+      recordsPerScript: optionalNumber(args['records-per-script']),
+      writeConcurrency: optionalNumber(args['write-concurrency']),
+    });
     store = redis;
     close = () => redis.close();
   } else {
@@ -131,6 +149,10 @@ async function child(): Promise<void> {
     close = async () => client.destroy();
   }
   const stateFile = path.join(os.tmpdir(), `bench-materialize-state-${process.pid}.json`);
+  const redisBefore = args.store === 'redis' ? await redisServerStats(args.url!) : undefined;
+  const loadAverageStart = loadAverage();
+  const memory = sampleMemory();
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
   const summary = await materializeIncremental(
     {
@@ -143,10 +165,12 @@ async function child(): Promise<void> {
     { end: END, views: ['credit_history'], parallel: Number(args.parallel) },
   );
   const seconds = (performance.now() - started) / 1000;
-  const redisServerMicrosPerRow =
-    args.store === 'redis'
-      ? (await redisCommandMicros(args.url!)) / summary.rowsScanned
-      : undefined;
+  const cpu = process.cpuUsage(cpuBefore);
+  const memoryPeaks = memory.stop();
+  const rows = summary.rowsScanned;
+  const redisServer = redisBefore
+    ? describeRedisServer(redisBefore, await redisServerStats(args.url!), rows)
+    : undefined;
   await close();
   await rm(stateFile, { force: true });
   process.stdout.write(
@@ -159,22 +183,94 @@ async function child(): Promise<void> {
       peakRssMb: await peakRssMb(),
       parallel: Number(args.parallel),
       heapLimitMb: Math.round(v8.getHeapStatistics().heap_size_limit / 2 ** 20),
-      redisServerMicrosPerRow: redisServerMicrosPerRow?.toFixed(1),
+      // Where the resident memory is (peaks sampled every 50 ms): V8 heap vs Buffers.
+      memoryPeaksMb: memoryPeaks,
+      clientCpuMicrosPerRow: round1((cpu.user + cpu.system) / rows),
+      redisServer,
+      // The machine is shared: figures are only comparable at similar load.
+      loadAverage: { start: loadAverageStart, end: loadAverage() },
     })}\n`,
   );
 }
 
-/** Time redis-server spent executing commands (INFO commandstats), to tell server from client cost. */
-async function redisCommandMicros(url: string): Promise<number> {
+/** Peaks of process.memoryUsage(), MB, sampled every 50 ms until stop(). */
+function sampleMemory() {
+  const peaks = { rss: 0, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
+  const sample = () => {
+    const usage = process.memoryUsage();
+    for (const name of Object.keys(peaks) as (keyof typeof peaks)[]) {
+      peaks[name] = Math.max(peaks[name], Math.round(usage[name] / 2 ** 20));
+    }
+  };
+  const timer = setInterval(sample, 50);
+  timer.unref();
+  return {
+    stop() {
+      clearInterval(timer);
+      sample();
+      return peaks;
+    },
+  };
+}
+
+interface RedisServerStats {
+  /** used_cpu_user + used_cpu_sys of redis-server, seconds. */
+  readonly cpuSeconds: number;
+  /** INFO commandstats: command → calls and total µs. */
+  readonly commands: Record<string, { calls: number; usec: number }>;
+}
+
+/**
+ * redis-server's own CPU time and per-command times. CPU time is what bounds throughput (the
+ * server is single-threaded); commandstats tells which command spends it. Commands a script calls
+ * are counted both on their own line and inside the EVALSHA line, so they must not be summed.
+ */
+async function redisServerStats(url: string): Promise<RedisServerStats> {
   const client = createClient({ url });
   await client.connect();
-  const info = await client.info('commandstats');
+  const cpu = await client.info('cpu');
+  const stats = await client.info('commandstats');
   await client.close();
-  let micros = 0;
-  for (const match of info.matchAll(/^cmdstat_(\w+):calls=\d+,usec=(\d+)/gm)) {
-    if (match[1] !== 'info') micros += Number(match[2]);
+  const seconds = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(cpu)?.[1]);
+  const commands: RedisServerStats['commands'] = {};
+  for (const match of stats.matchAll(/^cmdstat_([\w|]+):calls=(\d+),usec=(\d+)/gm)) {
+    commands[match[1]] = { calls: Number(match[2]), usec: Number(match[3]) };
   }
-  return micros;
+  return { cpuSeconds: seconds('used_cpu_user') + seconds('used_cpu_sys'), commands };
+}
+
+function describeRedisServer(before: RedisServerStats, after: RedisServerStats, rows: number) {
+  const perCommand: Record<string, { calls: number; usecPerCall: number; usecPerRow: number }> = {};
+  for (const [name, { calls, usec }] of Object.entries(after.commands)) {
+    const earlier = before.commands[name] ?? { calls: 0, usec: 0 };
+    const n = calls - earlier.calls;
+    if (n <= 0 || name === 'info') continue;
+    const total = usec - earlier.usec;
+    perCommand[name] = {
+      calls: n,
+      usecPerCall: round1(total / n),
+      usecPerRow: round1(total / rows),
+    };
+  }
+  return {
+    cpuMicrosPerRow: round1(((after.cpuSeconds - before.cpuSeconds) * 1e6) / rows),
+    commands: perCommand,
+  };
+}
+
+function loadAverage(): string {
+  return os
+    .loadavg()
+    .map((n) => n.toFixed(2))
+    .join(' ');
+}
+
+function round1(n: number): number {
+  return Math.round(n * 10) / 10;
+}
+
+function optionalNumber(value: string | undefined): number | undefined {
+  return value === undefined ? undefined : Number(value);
 }
 
 function runChild(argv: string[]): Promise<{ code: number | null; stdout: string }> {
@@ -210,9 +306,21 @@ async function main(): Promise<void> {
     const server = store === 'redis' ? await startRedisServer() : await startDynalite();
     const url = 'url' in server ? server.url : server.endpoint;
     // Asynchronous: dynalite runs in this process and must keep answering while the child runs.
-    const heap = Number(args['heap-mb']) > 0 ? [`--max-old-space-size=${args['heap-mb']}`] : [];
+    const heap = [
+      ...(Number(args['heap-mb']) > 0 ? [`--max-old-space-size=${args['heap-mb']}`] : []),
+      ...(Number(args['semi-space-mb']) > 0
+        ? [`--max-semi-space-size=${args['semi-space-mb']}`]
+        : []),
+    ];
+    const profile = args['cpu-prof-dir']
+      ? ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof-dir']}`]
+      : [];
+    const tuning = (['records-per-script', 'write-concurrency'] as const).flatMap((name) =>
+      args[name] === undefined ? [] : [`--${name}`, args[name]!],
+    );
     const run = await runChild([
       ...heap,
+      ...profile,
       '--import',
       'tsx',
       import.meta.filename,
@@ -224,6 +332,7 @@ async function main(): Promise<void> {
       url,
       '--parallel',
       args.parallel!,
+      ...tuning,
     ]);
     await server.stop();
     if (run.code !== 0) throw new Error(`bench run ${store} ${rows} failed (exit ${run.code})`);

@@ -54,7 +54,6 @@ export interface RedisTcpStoreConfig {
 
 export type RedisTcpClient = ReturnType<typeof createRedisClient>;
 
-
 /**
  * Attempts of a FIRST connection before connect() rejects. Once connected, node-redis reconnects
  * forever (reads fail fast meanwhile and the fallback answers); but a store that never
@@ -72,7 +71,9 @@ function createRedisClient(config: RedisTcpStoreConfig, hasConnected: () => bool
     socket: {
       connectTimeout: config.connectTimeoutMs ?? 1_000,
       reconnectStrategy: (retries: number, cause: Error) =>
-        !hasConnected() && retries >= FIRST_CONNECT_ATTEMPTS ? cause : Math.min(50 * 2 ** retries, 1_000),
+        !hasConnected() && retries >= FIRST_CONNECT_ATTEMPTS
+          ? cause
+          : Math.min(50 * 2 ** retries, 1_000),
     },
   });
 }
@@ -188,7 +189,7 @@ export class RedisTcpStore implements OnlineStore {
       }
       try {
         const replies = await raceWithSignal(STORE, pipeline.execAsPipeline(), signal);
-        return tallyNewerWins(STORE, replies);
+        return tallyNewerWins(STORE, invocations, replies);
       } catch (error) {
         // A restarted or flushed Redis forgets scripts; the script is idempotent, so redo the batch.
         if (attempt === 0 && String((error as Error)?.message).includes('NOSCRIPT')) {

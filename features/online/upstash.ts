@@ -171,9 +171,11 @@ export class UpstashStore implements OnlineStore {
     for (let attempt = 0; ; attempt++) {
       const sha = await this.#loadScript(signal);
       const pipeline = this.#redis.pipeline();
-      for (const { keys, args } of batch) pipeline.evalsha(sha, keys, args);
+      // The REST body is JSON: the rows travel as text, not as a serialized Buffer.
+      for (const { keys, args } of batch) pipeline.evalsha(sha, keys, args.map(String));
       try {
-        return tallyNewerWins(STORE, await this.#exec(() => pipeline.exec(), signal, 'write'));
+        const replies = await this.#exec(() => pipeline.exec(), signal, 'write');
+        return tallyNewerWins(STORE, batch, replies);
       } catch (error) {
         // A flushed or failed-over database forgets scripts; the script is idempotent: redo.
         if (attempt === 0 && String((error as Error).message).includes('NOSCRIPT')) {
