@@ -61,6 +61,9 @@ export type RedisTcpClient = ReturnType<typeof createRedisClient>;
  */
 const FIRST_CONNECT_ATTEMPTS = 3;
 
+/** How long close() waits for in-flight replies before it drops the connection. */
+const CLOSE_GRACE_MS = 500;
+
 function createRedisClient(config: RedisTcpStoreConfig, hasConnected: () => boolean) {
   return createClient({
     url: config.url,
@@ -169,11 +172,25 @@ export class RedisTcpStore implements OnlineStore {
     return { written, skippedNotNewer };
   }
 
-  async close(): Promise<void> {
+  /**
+   * Lets in-flight commands finish for up to `graceMs`, then drops the connection: node-redis's
+   * close() waits for every pending reply, which a frozen Redis never sends (a SIGTERM shutdown
+   * would hang forever).
+   */
+  async close(graceMs = CLOSE_GRACE_MS): Promise<void> {
     if (!this.#client.isOpen) return;
-    // close() lets in-flight commands finish; against a hung server that would never return.
-    if (this.#client.isReady) await this.#client.close();
-    else this.#client.destroy();
+    if (!this.#client.isReady) {
+      this.#client.destroy();
+      return;
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const closed = this.#client.close().then(() => true);
+    const gaveUp = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), graceMs);
+    });
+    const graceful = await Promise.race([closed, gaveUp]).catch(() => false);
+    clearTimeout(timer);
+    if (!graceful && this.#client.isOpen) this.#client.destroy();
   }
 
   async #writeBatch(
