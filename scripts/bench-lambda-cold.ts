@@ -1,0 +1,121 @@
+/**
+ * Cold start of the Lambda bundle in Node: a fresh process imports the bundled handler
+ * (functions/lambda.ts, built as SST would: esbuild, ESM, minified, node22 target), answers one
+ * function-URL decision, and exits. Reports the bundle size and, over N runs, the median time
+ * from process start to the first decision answered, and the same minus a bare `node -e 0`.
+ *
+ *   npx tsx scripts/bench-lambda-cold.ts [--runs 15]
+ *
+ * The store is DynamoDB (dynalite, seeded), as a deployed stage without Upstash secrets would be.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { readFileSync } from 'node:fs';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { build } from 'esbuild';
+import { createDynamoDbTable, DynamoDbStore } from '../features/online/dynamodb.js';
+import { startDynalite } from '../test/harness/dynalite.js';
+import { applicationFor, creditRecord, zipcodeRecord } from '../test/fixtures/applicant.js';
+import { functionUrlEvent } from '../test/fixtures/lambda-events.js';
+
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '15' } } });
+const runs = Number(values.runs);
+const APPLICANT = '19800202_0202';
+const API_KEY = 'bench-lambda-key-0123456789abcdef';
+
+const dir = await mkdtemp(path.join(os.tmpdir(), 'lambda-cold-'));
+const dynalite = await startDynalite();
+try {
+  const table = 'features';
+  const client = new DynamoDBClient({
+    endpoint: dynalite.endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+  });
+  await createDynamoDbTable(client, table);
+  await new DynamoDbStore({ tableName: table, client }).write([zipcodeRecord(), creditRecord(APPLICANT)]);
+  client.destroy();
+
+  const outfile = path.join(dir, 'lambda.mjs');
+  const result = await build({
+    entryPoints: ['functions/lambda.ts'],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node22',
+    minify: true,
+    metafile: true,
+    // SST bundles the same way and ships model/model.onnx beside the code (copyFiles).
+    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+    logLevel: 'silent',
+  });
+  void result;
+  const bytes = readFileSync(outfile);
+
+  const event = functionUrlEvent({
+    body: JSON.stringify(applicationFor(APPLICANT)),
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` },
+  });
+  const runner = path.join(dir, 'invoke.mjs');
+  await writeFile(
+    runner,
+    `const { handler } = await import(${JSON.stringify(outfile)});
+const res = await handler(${JSON.stringify(event)}, { getRemainingTimeInMillis: () => 10000 });
+if (res.statusCode !== 200) { console.error(res.statusCode, res.body); process.exit(1); }
+process.exit(0);
+`,
+  );
+  const env = {
+    ...process.env,
+    MODEL_PATH: path.resolve('model/model.onnx'),
+    SST_RESOURCE_App: JSON.stringify({ name: 'loan-decision-api', stage: 'bench' }),
+    SST_RESOURCE_Features: JSON.stringify({ name: table }),
+    SST_RESOURCE_ApiKeys: JSON.stringify({ value: API_KEY }),
+    AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'x',
+    AWS_SECRET_ACCESS_KEY: 'x',
+    // dynalite answers in a few ms, not DynamoDB's; the deadline is not what is measured here.
+    DYNAMODB_DEADLINE_MS: '1000',
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'silent',
+  };
+  // Spawned asynchronously: dynalite runs in this process and must keep answering.
+  const runOnce = (args: string[]) =>
+    new Promise<void>((resolve, reject) => {
+      const child = spawn(process.execPath, args, {
+        env,
+        stdio: ['ignore', process.env.BENCH_LOG_LEVEL ? 'inherit' : 'ignore', 'inherit'],
+      });
+      child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`run failed: ${args.join(' ')}`))));
+    });
+  const median = async (args: string[]) => {
+    const samples: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      await runOnce(args);
+      samples.push(performance.now() - t0);
+    }
+    return samples.sort((a, b) => a - b)[samples.length >> 1];
+  };
+  const bare = await median(['-e', '0']);
+  const cold = await median([runner]);
+  console.log(
+    JSON.stringify({
+      bundleKiB: +(bytes.length / 1024).toFixed(1),
+      bundleGzipKiB: +(gzipSync(bytes).length / 1024).toFixed(1),
+      modelKiB: +((await stat('model/model.onnx')).size / 1024).toFixed(1),
+      bareNodeMs: +bare.toFixed(1),
+      processStartToFirstDecisionMs: +cold.toFixed(1),
+      beyondBareNodeMs: +(cold - bare).toFixed(1),
+      runs,
+    }),
+  );
+} finally {
+  await dynalite.stop();
+  await rm(dir, { recursive: true, force: true });
+}
