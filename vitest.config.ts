@@ -5,7 +5,13 @@ import { defineConfig } from 'vitest/config';
 // on free ports through test/harness. Worker tests run inside workerd (vitest.workers.config.ts).
 export default defineConfig({
   test: {
-    include: ['features/**/*.test.ts', 'model/**/*.test.ts', 'functions/**/*.test.ts', 'scripts/**/*.test.ts', 'test/**/*.test.ts'],
+    include: [
+      'features/**/*.test.ts',
+      'model/**/*.test.ts',
+      'functions/**/*.test.ts',
+      'scripts/**/*.test.ts',
+      'test/**/*.test.ts',
+    ],
     exclude: ['test/worker/**', 'node_modules/**'],
     testTimeout: 30_000,
     hookTimeout: 60_000,

@@ -2,7 +2,12 @@ import { Hono, type Context } from 'hono';
 import { requestId, type RequestIdVariables } from 'hono/request-id';
 import { InvalidEntityKeyError } from '../features/online/key-layout.js';
 import { StoreUnavailableError, type ViewResults } from '../features/online/types.js';
-import { decideLoans, type ApplicationInput, type Decision, type DecisionDeps } from './decision.js';
+import {
+  decideLoans,
+  type ApplicationInput,
+  type Decision,
+  type DecisionDeps,
+} from './decision.js';
 import { ApiError, RequestValidationError, UnknownApplicantError } from './http/errors.js';
 import { registerDemoPage } from './http/demo-page.js';
 import { buildOpenApiDocument } from './http/openapi.js';
@@ -142,9 +147,7 @@ export function createApp(deps: AppDeps) {
     return c.json({
       request_id: c.get('requestId'),
       model_version: modelVersion,
-      features: batch
-        ? { served_by: batch.servedBy, fallback_reason: batch.fallbackReason }
-        : null,
+      features: batch ? { served_by: batch.servedBy, fallback_reason: batch.fallbackReason } : null,
       results,
     });
   });
@@ -197,13 +200,19 @@ export function createApp(deps: AppDeps) {
       return c.json(
         {
           request_id,
-          error: { code: 'stores_unavailable', message: 'feature stores are unavailable; retry later' },
+          error: {
+            code: 'stores_unavailable',
+            message: 'feature stores are unavailable; retry later',
+          },
         },
         503,
       );
     }
     deps.logger.error({ msg: 'unhandled error', request_id, error: err });
-    return c.json({ request_id, error: { code: 'internal_error', message: 'internal error' } }, 500);
+    return c.json(
+      { request_id, error: { code: 'internal_error', message: 'internal error' } },
+      500,
+    );
   });
 
   return app;

@@ -25,17 +25,16 @@ const csv = z.pipe(
 /** "true"/"1" or "false"/"0"; unset → undefined (the policy default applies). */
 const flag = z.pipe(
   z.optional(z.enum(['true', 'false', '1', '0', ''])),
-  z.transform((value) => (value === undefined || value === '' ? undefined : value === 'true' || value === '1')),
+  z.transform((value) =>
+    value === undefined || value === '' ? undefined : value === 'true' || value === '1',
+  ),
 );
 
 const unsetAsUndefined = (value: unknown) =>
   value === undefined || value === '' ? undefined : Number(value);
 
 const number = (fallback: number) =>
-  z.pipe(
-    z.transform(unsetAsUndefined),
-    z._default(z.number().check(z.positive()), fallback),
-  );
+  z.pipe(z.transform(unsetAsUndefined), z._default(z.number().check(z.positive()), fallback));
 
 export const ConfigSchema = z.object({
   PORT: z.pipe(

@@ -176,7 +176,9 @@ async function readWithDeadline(
   const expired = new Promise<never>((_, reject) => {
     timer = setTimeout(
       () =>
-        reject(new StoreUnavailableError(deps.store.name, `no feature read within ${deadlineMs} ms`)),
+        reject(
+          new StoreUnavailableError(deps.store.name, `no feature read within ${deadlineMs} ms`),
+        ),
       deadlineMs,
     );
   });
@@ -231,7 +233,9 @@ function unseenCategoryWarnings(
   const names = artifact.featureNames;
   for (let i = 0; i < names.length; i++) {
     if (vector[i] === -1 && names[i] in artifact.categoricalEncodings) {
-      warnings.push(`${names[i]}: category "${raw[names[i]]}" was not seen in training; encoded as unknown`);
+      warnings.push(
+        `${names[i]}: category "${raw[names[i]]}" was not seen in training; encoded as unknown`,
+      );
     }
   }
   return warnings;

@@ -47,9 +47,9 @@ function getRuntime(): Promise<LambdaRuntime> {
   })
     .then((ready) => ({ ...ready, handle: handle(ready.app) }))
     .catch((error: unknown) => {
-    runtime = undefined; // let the next invocation retry a failed start
-    throw error;
-  });
+      runtime = undefined; // let the next invocation retry a failed start
+      throw error;
+    });
   return runtime;
 }
 

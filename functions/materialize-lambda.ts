@@ -6,7 +6,10 @@ import {
   materializeConfigFromEnv,
   type OwnedDeps,
 } from '../features/materialize/deps.js';
-import { consumeMaterializationMessage, dispatchMaterialization } from '../features/materialize/fan-out.js';
+import {
+  consumeMaterializationMessage,
+  dispatchMaterialization,
+} from '../features/materialize/fan-out.js';
 import { InvalidUnitMessageError, parseUnit } from '../features/materialize/unit-message.js';
 import { featureViewByName } from '../features/definitions.js';
 import { createS3Client } from '../features/offline/byte-range.js';
@@ -85,7 +88,9 @@ export async function schedule(event: Partial<ScheduledEvent> = {}): Promise<voi
       // A unit that was not enqueued never completes, so the window cannot advance: fail loudly
       // and let the next schedule re-plan the same window.
       if (Failed?.length) {
-        throw new Error(`SQS refused ${Failed.length} of ${bodies.length} units: ${Failed[0].Code}`);
+        throw new Error(
+          `SQS refused ${Failed.length} of ${bodies.length} units: ${Failed[0].Code}`,
+        );
       }
     });
     logger.info({
@@ -111,7 +116,11 @@ export async function unit(event: SQSEvent): Promise<SQSBatchResponse> {
       } catch (error) {
         if (error instanceof InvalidUnitMessageError) {
           // Redelivering a message that cannot be parsed would fail forever: drop it, loudly.
-          logger.error({ msg: 'invalid materialization message dropped', message_id: record.messageId, error });
+          logger.error({
+            msg: 'invalid materialization message dropped',
+            message_id: record.messageId,
+            error,
+          });
           continue;
         }
         logger.error({ msg: 'materialization unit failed', message_id: record.messageId, error });

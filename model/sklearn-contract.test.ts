@@ -2,7 +2,12 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { creditHistory, featureViews, loanTable, zipcodeFeatures } from '../features/definitions.js';
+import {
+  creditHistory,
+  featureViews,
+  loanTable,
+  zipcodeFeatures,
+} from '../features/definitions.js';
 import { EmbeddedStore } from '../features/online/embedded.js';
 import type { FeatureRecord } from '../features/online/types.js';
 import { createApp } from '../functions/app.js';
@@ -165,8 +170,7 @@ describe('a scikit-learn tree in skl2onnx layout (fixtures/sklearn)', () => {
       compiled.artifact.featureNames,
     );
     const flipped = golden.cases.filter(
-      (c) =>
-        routeOf(nearest.predictWithPath(compiled.encode(recordOf(golden, c))).path) !== c.path,
+      (c) => routeOf(nearest.predictWithPath(compiled.encode(recordOf(golden, c))).path) !== c.path,
     );
     expect(flipped.length).toBeGreaterThan(0);
     expect(new Set(flipped.map((c) => c.kind))).toEqual(new Set(['on-threshold']));

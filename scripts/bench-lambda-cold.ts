@@ -37,7 +37,10 @@ try {
     credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
   });
   await createDynamoDbTable(client, table);
-  await new DynamoDbStore({ tableName: table, client }).write([zipcodeRecord(), creditRecord(APPLICANT)]);
+  await new DynamoDbStore({ tableName: table, client }).write([
+    zipcodeRecord(),
+    creditRecord(APPLICANT),
+  ]);
   client.destroy();
 
   const outfile = path.join(dir, 'lambda.mjs');
@@ -51,7 +54,9 @@ try {
     minify: true,
     metafile: true,
     // SST bundles the same way and ships model/model.onnx beside the code (copyFiles).
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+    },
     logLevel: 'silent',
   });
   void result;
@@ -91,7 +96,9 @@ process.exit(0);
         env,
         stdio: ['ignore', process.env.BENCH_LOG_LEVEL ? 'inherit' : 'ignore', 'inherit'],
       });
-      child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`run failed: ${args.join(' ')}`))));
+      child.once('exit', (code) =>
+        code === 0 ? resolve() : reject(new Error(`run failed: ${args.join(' ')}`)),
+      );
     });
   const median = async (args: string[]) => {
     const samples: number[] = [];

@@ -75,7 +75,12 @@ describe('decisions from Redis over TCP', () => {
         new Proxy(client, {
           get(target, prop, receiver) {
             const value = Reflect.get(target, prop, receiver);
-            if (prop === 'multi' || prop === 'sendCommand' || prop === 'hmGet' || prop === 'hGetAll') {
+            if (
+              prop === 'multi' ||
+              prop === 'sendCommand' ||
+              prop === 'hmGet' ||
+              prop === 'hGetAll'
+            ) {
               return (...args: unknown[]) => {
                 roundTrips++;
                 return (value as (...a: unknown[]) => unknown).apply(target, args);
@@ -259,7 +264,11 @@ describe('client mistakes get a 4xx JSON naming the problem, never a 500', () =>
 
   it.each([
     ['a wrong type', { loan_amnt: 'lots' }, ['loan_amnt']],
-    ['several bad fields', { person_age: -1, loan_int_rate: 'x', zipcode: 1e6 }, ['person_age', 'loan_int_rate', 'zipcode']],
+    [
+      'several bad fields',
+      { person_age: -1, loan_int_rate: 'x', zipcode: 1e6 },
+      ['person_age', 'loan_int_rate', 'zipcode'],
+    ],
     ['a malformed dob_ssn', { dob_ssn: '1963-06-21 4278' }, ['dob_ssn']],
     ['an unknown field', { loan_amount: 1 }, ['loan_amount']],
     ['a missing field', { loan_intent: undefined }, ['loan_intent']],
@@ -291,7 +300,9 @@ describe('client mistakes get a 4xx JSON naming the problem, never a 500', () =>
   });
 
   it('415 for a body that is not JSON, 413 for one over the limit', async () => {
-    const form = await send(app, 'zipcode=76104', { 'content-type': 'application/x-www-form-urlencoded' });
+    const form = await send(app, 'zipcode=76104', {
+      'content-type': 'application/x-www-form-urlencoded',
+    });
     expect(form.status).toBe(415);
     expect(form.body.error.code).toBe('unsupported_media_type');
     const huge = await send(app, { ...applicationFor(dobSsn), padding: 'x'.repeat(20_000) });
@@ -302,7 +313,9 @@ describe('client mistakes get a 4xx JSON naming the problem, never a 500', () =>
   it('422 naming the feature view for an unknown applicant, and for stale features', async () => {
     const unknown = await send(app, applicationFor(applicant(7)));
     expect(unknown.status).toBe(422);
-    expect(unknown.body.error.feature_views).toEqual([{ view: 'credit_history', status: 'not_found' }]);
+    expect(unknown.body.error.feature_views).toEqual([
+      { view: 'credit_history', status: 'not_found' },
+    ]);
 
     const staleApplicant = applicant(8);
     const elevenYearsAgo = Date.now() - 11 * 365 * 86_400_000;
@@ -312,7 +325,9 @@ describe('client mistakes get a 4xx JSON naming the problem, never a 500', () =>
     expect(stale.body.error.feature_views).toEqual([{ view: 'credit_history', status: 'stale' }]);
 
     const noZip = await send(app, applicationFor(dobSsn, 99_998));
-    expect(noZip.body.error.feature_views).toEqual([{ view: 'zipcode_features', status: 'not_found' }]);
+    expect(noZip.body.error.feature_views).toEqual([
+      { view: 'zipcode_features', status: 'not_found' },
+    ]);
   });
 
   it('accepts a calendar-impossible but well-formed dob_ssn (they exist in the bureau data)', async () => {
@@ -362,7 +377,9 @@ describe('POST /loan-decisions (batch)', () => {
     const body = JSON.parse(text);
     expect(body.results.map((r: { status: number }) => r.status)).toEqual([200, 400, 422, 200]);
     expect(body.results[1].error.fields[0].field).toBe('loan_amnt');
-    expect(body.results[2].error.feature_views).toEqual([{ view: 'credit_history', status: 'not_found' }]);
+    expect(body.results[2].error.feature_views).toEqual([
+      { view: 'credit_history', status: 'not_found' },
+    ]);
     for (const i of [0, 3]) {
       const records = [zipcodeRecord(), creditRecord(known[i === 0 ? 0 : 2], { hard_pulls: 3 })];
       const expected = await expectedDecision(applications[i], records);

@@ -80,10 +80,15 @@ describe('keyed hashing of entity keys', () => {
   });
 
   it('without the secret (or with another) the applicant is not found', async () => {
-    for (const env of [{}, { ENTITY_KEY_HMAC_SECRET: `${SECRET}-rotated` }] as Record<string, string>[]) {
+    for (const env of [{}, { ENTITY_KEY_HMAC_SECRET: `${SECRET}-rotated` }] as Record<
+      string,
+      string
+    >[]) {
       const { status, body } = await decide(env);
       expect(status).toBe(422);
-      expect(body.error.feature_views.map((v: { view: string }) => v.view)).toContain('credit_history');
+      expect(body.error.feature_views.map((v: { view: string }) => v.view)).toContain(
+        'credit_history',
+      );
     }
   });
 
@@ -94,13 +99,16 @@ describe('keyed hashing of entity keys', () => {
     for await (const keys of client.scanIterator({ COUNT: 500 })) {
       for (const key of keys) {
         dump.push(key);
-        if ((await client.type(key)) === 'hash') dump.push(JSON.stringify(await client.hGetAll(key)));
+        if ((await client.type(key)) === 'hash')
+          dump.push(JSON.stringify(await client.hGetAll(key)));
       }
     }
     await client.close();
     const text = dump.join('\n');
     expect(dump.length).toBeGreaterThan(10);
-    const dobSsns = tables.find((t) => t.file === 'credit_history.parquet')!.rows.map((r) => String(r.dob_ssn));
+    const dobSsns = tables
+      .find((t) => t.file === 'credit_history.parquet')!
+      .rows.map((r) => String(r.dob_ssn));
     for (const dobSsn of new Set(dobSsns)) expect(text).not.toContain(dobSsn);
   });
 });

@@ -5,7 +5,12 @@ import { RedisTcpStore } from '../features/online/redis-tcp.js';
 import { startDynalite, type DynaliteHandle } from './harness/dynalite.js';
 import { startRedisServer, type RedisServerHandle } from './harness/redis-server.js';
 import { applicationFor, creditRecord, zipcodeRecord } from './fixtures/applicant.js';
-import { baseHeaders, functionUrlEvent, httpApiEvent, lambdaContext } from './fixtures/lambda-events.js';
+import {
+  baseHeaders,
+  functionUrlEvent,
+  httpApiEvent,
+  lambdaContext,
+} from './fixtures/lambda-events.js';
 import { expectedDecision } from './support/app-under-test.js';
 
 /**
@@ -30,7 +35,10 @@ beforeAll(async () => {
     credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
   });
   await createDynamoDbTable(client, table);
-  await new DynamoDbStore({ tableName: table, client }).write([zipcodeRecord(), creditRecord(APPLICANT)]);
+  await new DynamoDbStore({ tableName: table, client }).write([
+    zipcodeRecord(),
+    creditRecord(APPLICANT),
+  ]);
   client.destroy();
 });
 
@@ -74,7 +82,10 @@ describe('Lambda handler, DynamoDB linked by SST', () => {
     expect(response.statusCode).toBe(200);
     const body = JSON.parse(response.body);
     expect(body.features.served_by).toBe('dynamodb');
-    const expected = await expectedDecision(application, [zipcodeRecord(), creditRecord(APPLICANT)]);
+    const expected = await expectedDecision(application, [
+      zipcodeRecord(),
+      creditRecord(APPLICANT),
+    ]);
     expect(body.probability_of_default).toBe(expected.probability);
     expect(response.headers?.['server-timing']).toMatch(/total;dur=/);
   });
@@ -82,12 +93,19 @@ describe('Lambda handler, DynamoDB linked by SST', () => {
   it('decodes a base64 body, and answers 400 / 415 / GET /health like the other runtimes', async () => {
     const encoded = Buffer.from(JSON.stringify(applicationFor(APPLICANT))).toString('base64');
     const ok = await handler(
-      functionUrlEvent({ body: encoded, isBase64Encoded: true, headers: { ...baseHeaders, ...authorized } }),
+      functionUrlEvent({
+        body: encoded,
+        isBase64Encoded: true,
+        headers: { ...baseHeaders, ...authorized },
+      }),
       lambdaContext,
     );
     expect(ok.statusCode).toBe(200);
 
-    const anonymous = await handler(functionUrlEvent({ body: JSON.stringify(applicationFor(APPLICANT)) }), lambdaContext);
+    const anonymous = await handler(
+      functionUrlEvent({ body: JSON.stringify(applicationFor(APPLICANT)) }),
+      lambdaContext,
+    );
     expect(anonymous.statusCode).toBe(401);
     expect(anonymous.headers?.['www-authenticate']).toMatch(/^Bearer/);
 
@@ -108,7 +126,10 @@ describe('Lambda handler, DynamoDB linked by SST', () => {
     expect(text.statusCode).toBe(415);
 
     // Health stays public for load balancers and uptime checks.
-    const health = await handler(functionUrlEvent({ method: 'GET', path: '/health' }), lambdaContext);
+    const health = await handler(
+      functionUrlEvent({ method: 'GET', path: '/health' }),
+      lambdaContext,
+    );
     expect(JSON.parse(health.body)).toMatchObject({ status: 'ok', store: 'dynamodb' });
   });
 });
@@ -139,7 +160,10 @@ describe('Lambda handler, Redis in front of DynamoDB', () => {
 
     // The refill was awaited inside the invocation (Lambda freezes afterwards): Redis has it now.
     const direct = new RedisTcpStore({ url: redis.url, keyPrefix: prefix });
-    const { results } = await direct.read([applicationFor(APPLICANT)], [creditRecord(APPLICANT).view]);
+    const { results } = await direct.read(
+      [applicationFor(APPLICANT)],
+      [creditRecord(APPLICANT).view],
+    );
     expect(results[0].credit_history.status).toBe('present');
     await direct.close();
 

@@ -117,7 +117,9 @@ describe('materialization Lambdas (cron → SQS → subscriber)', () => {
     }
     sqs.messages.length = 0;
     await schedule(scheduledEvent(END));
-    expect(sqs.messages.map((m) => JSON.parse(m.body).windowId)).toContain(JSON.parse(units[0].body).windowId);
+    expect(sqs.messages.map((m) => JSON.parse(m.body).windowId)).toContain(
+      JSON.parse(units[0].body).windowId,
+    );
 
     expect((await unit(sqsEvent([units.at(-1)!]))).batchItemFailures).toEqual([]);
     // Now complete: the same end plans nothing new for the window.
@@ -155,6 +157,8 @@ describe('materialization Lambdas (cron → SQS → subscriber)', () => {
       await redis.restart();
     }
     // Redelivered once Redis is back, the (idempotent) unit succeeds.
-    expect((await unit(sqsEvent([{ messageId: 'again', body: units[0].body }]))).batchItemFailures).toEqual([]);
+    expect(
+      (await unit(sqsEvent([{ messageId: 'again', body: units[0].body }]))).batchItemFailures,
+    ).toEqual([]);
   });
 });

@@ -44,7 +44,11 @@ afterAll(async () => {
 async function runtime(mode: 'primary' | 'shadow') {
   const logs: string[] = [];
   const rt = await createNodeRuntime(
-    parseConfig({ SAGEMAKER_ENDPOINT: 'credit-model', SAGEMAKER_MODE: mode, SAGEMAKER_DEADLINE_MS: '2000' }),
+    parseConfig({
+      SAGEMAKER_ENDPOINT: 'credit-model',
+      SAGEMAKER_MODE: mode,
+      SAGEMAKER_DEADLINE_MS: '2000',
+    }),
     { logger: createLogger('debug', (line) => logs.push(line)) },
   );
   const decide = async () => {

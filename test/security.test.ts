@@ -67,7 +67,11 @@ function secured(options: Partial<SecurityOptions> = {}) {
   // what carries the prepared security headers; the stand-in route does the same.
   app.all('*', async (c) => {
     const response = await inner.app.fetch(c.req.raw);
-    return c.body(await response.arrayBuffer(), response.status as 200, Object.fromEntries(response.headers));
+    return c.body(
+      await response.arrayBuffer(),
+      response.status as 200,
+      Object.fromEntries(response.headers),
+    );
   });
   return app;
 }

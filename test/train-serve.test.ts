@@ -2,7 +2,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { creditHistory, featureViews, loanTable, zipcodeFeatures } from '../features/definitions.js';
+import {
+  creditHistory,
+  featureViews,
+  loanTable,
+  zipcodeFeatures,
+} from '../features/definitions.js';
 import { generateSampleTables, sampleTableToParquet } from '../features/offline/sample-data.js';
 import { EmbeddedStore } from '../features/online/embedded.js';
 import type { FeatureRecord, FeatureValue } from '../features/online/types.js';
@@ -61,7 +66,9 @@ describe('a freshly trained model served through POST /loan-decisions', () => {
           entityKey: keysOf(i)[view.entity.name],
           eventTimestamp: now,
           createdTimestamp: now,
-          values: Object.fromEntries(view.features.map((f) => [f.name, valueAt(set.columns[f.name], i)])),
+          values: Object.fromEntries(
+            view.features.map((f) => [f.name, valueAt(set.columns[f.name], i)]),
+          ),
         });
       }
     }

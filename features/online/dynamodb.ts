@@ -34,11 +34,11 @@ export class DynamoDbStore extends DynamoDbApiStore {
     const client = config.api
       ? undefined
       : (config.client ??
-          new DynamoDBClient({
-            // Bounds the reads abandoned at their deadline (they are raced, not aborted).
-            requestHandler: { requestTimeout: 1_000, connectionTimeout: 1_000 },
-            ...config.clientConfig,
-          }));
+        new DynamoDBClient({
+          // Bounds the reads abandoned at their deadline (they are raced, not aborted).
+          requestHandler: { requestTimeout: 1_000, connectionTimeout: 1_000 },
+          ...config.clientConfig,
+        }));
     super({ ...config, api: config.api ?? new SdkDynamoDbApi(client!) });
     this.client = client;
     this.#ownsClient = !config.api && !config.client;

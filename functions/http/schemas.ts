@@ -48,8 +48,13 @@ export const LoanApplicationSchema = doc(
     dob_ssn: doc(
       z
         .string()
-        .check(z.regex(DOB_SSN_PATTERN, 'must be YYYYMMDD_NNNN (date of birth and last 4 SSN digits)')),
-      { description: 'Date of birth and last 4 SSN digits. PII: never logged.', example: '19630621_4278' },
+        .check(
+          z.regex(DOB_SSN_PATTERN, 'must be YYYYMMDD_NNNN (date of birth and last 4 SSN digits)'),
+        ),
+      {
+        description: 'Date of birth and last 4 SSN digits. PII: never logged.',
+        example: '19630621_4278',
+      },
     ),
     person_age: doc(boundedNumber(0, 150).check(z.int('must be an integer')), {
       description: 'Age in years',
@@ -77,7 +82,10 @@ export const LoanApplicationSchema = doc(
       example: 16.02,
     }),
   }),
-  { description: 'One loan application. Unknown fields are rejected (typos must not pass silently).' },
+  {
+    description:
+      'One loan application. Unknown fields are rejected (typos must not pass silently).',
+  },
 );
 
 export type LoanApplication = z.output<typeof LoanApplicationSchema>;

@@ -154,9 +154,7 @@ export function securityMiddleware(
   const isPublicPath = (path: string) => publicPaths.has(path);
   const identifyApiKey = (c: Context) => verifier.identify(c.req.header('authorization'));
 
-  const chain: MiddlewareHandler<{ Variables: SecurityVariables }>[] = [
-    apiSecurityHeaders(),
-  ];
+  const chain: MiddlewareHandler<{ Variables: SecurityVariables }>[] = [apiSecurityHeaders()];
   // Only with origins to allow: hono's cors appends `Vary` after the handler, which builds a
   // full web Response on Node (~0.1 ms a request, measured); without origins it allows nothing.
   if (options.corsOrigins?.length) chain.push(corsAllowlist(options.corsOrigins));
