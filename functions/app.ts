@@ -15,6 +15,7 @@ import { securityMiddleware, type SecurityOptions } from './http/security.js';
 import { parseLoanApplication } from './http/parse-application.js';
 import type { LoanDecision } from './http/schemas.js';
 import type { Logger } from './logger.js';
+import { runInBackground } from './http/background.js';
 
 /**
  * The one Hono app. Runtime adapters (node.ts, lambda.ts, worker.ts) only read their config
@@ -309,21 +310,4 @@ function viewsBody(views: ViewResults): LoanDecision['features']['views'] {
 
 function serverTiming(timings: { featuresMs: number; modelMs: number }, totalMs: number): string {
   return `features;dur=${timings.featuresMs.toFixed(3)}, model;dur=${timings.modelMs.toFixed(3)}, total;dur=${totalMs.toFixed(3)}`;
-}
-
-/** Workers: executionCtx.waitUntil. Elsewhere: the adapter's background hook, or let it run. */
-function runInBackground(
-  c: Context,
-  work: Promise<void>,
-  fallback: ((work: Promise<void>) => void) | undefined,
-) {
-  let ctx: { waitUntil(p: Promise<unknown>): void } | undefined;
-  try {
-    ctx = c.executionCtx;
-  } catch {
-    // Hono throws when the runtime passed no ExecutionContext (Node, Lambda).
-  }
-  if (ctx) ctx.waitUntil(work);
-  else if (fallback) fallback(work);
-  // Otherwise the promise (which never rejects) completes on its own in a long-lived process.
 }

@@ -7,6 +7,7 @@ import {
   type CircuitBreakerConfig,
 } from '../../features/online/circuit-breaker.js';
 import type { Logger } from '../logger.js';
+import { runInBackground } from './background.js';
 
 /**
  * Rate limiting with @upstash/ratelimit (sliding window in Upstash Redis), per API key and per
@@ -228,20 +229,4 @@ function failOpenLogger(logger: Logger) {
       suppressed_since_last: entry?.suppressed ?? 0,
     });
   };
-}
-
-/** Workers: executionCtx.waitUntil. Elsewhere: the adapter's background hook, or let it run. */
-function runInBackground(
-  c: Context,
-  work: Promise<void>,
-  fallback: ((work: Promise<void>) => void) | undefined,
-) {
-  let ctx: { waitUntil(p: Promise<unknown>): void } | undefined;
-  try {
-    ctx = c.executionCtx;
-  } catch {
-    // Hono throws when the runtime passed no ExecutionContext (Node, Lambda).
-  }
-  if (ctx) ctx.waitUntil(work);
-  else fallback?.(work);
 }
