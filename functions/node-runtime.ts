@@ -6,10 +6,11 @@ import { featureViews } from '../features/definitions.js';
 import type { OnlineStore } from '../features/online/types.js';
 import { loadModel } from '../model/model.js';
 import type { RemoteScorer } from '../model/remote-scoring.js';
-import { createApp } from './app.js';
+import { createAppFromConfig } from './app-from-config.js';
+import type { createApp } from './app.js';
 import { composeStores } from './compose-store.js';
 import type { Config } from './config.js';
-import { entityKeyEncoderFromConfig, securityFromConfig } from './security-config.js';
+import { entityKeyEncoderFromConfig } from './security-config.js';
 import { loadEmbeddedStore } from './embedded-store.js';
 import { createLogger, type Logger } from './logger.js';
 
@@ -45,23 +46,13 @@ export async function createNodeRuntime(
     createRemoteScorer(config),
   ]);
   await warmUp(store, logger);
-  const app = createApp({
-    decision: {
-      store,
-      model,
-      views: featureViews,
-      policy: { threshold: config.DECISION_THRESHOLD },
-      remoteScorer,
-      logger,
-    },
+  const app = createAppFromConfig(config, {
+    store,
+    model,
     logger,
-    storeName: store.name,
-    maxBodyBytes: config.MAX_BODY_BYTES,
-    retryAfterSeconds: config.RETRY_AFTER_SECONDS,
-    requestDeadlineMs: config.REDIS_DEADLINE_MS + config.DYNAMODB_DEADLINE_MS,
-    maxBatchSize: config.MAX_BATCH_SIZE,
+    remoteScorer,
     background: options.background,
-    security: securityFromConfig(config, options.clientIp ?? (() => undefined)),
+    clientIp: options.clientIp ?? (() => undefined),
   });
   return { app, store, logger, close: async () => store.close?.() };
 }

@@ -1,4 +1,3 @@
-import { featureViews } from '../features/definitions.js';
 import { DynamoDbApiStore } from '../features/online/dynamodb-api-store.js';
 import { FetchDynamoDbApi } from '../features/online/dynamodb-api.js';
 import type { OnlineStore } from '../features/online/types.js';
@@ -6,8 +5,9 @@ import { UpstashStore } from '../features/online/upstash.js';
 import { loadModel } from '../model/model.js';
 import modelBytes from '../model/model.onnx';
 import type { ExecutionContext } from 'hono';
-import { createApp } from './app.js';
-import { entityKeyEncoderFromConfig, securityFromConfig } from './security-config.js';
+import { createAppFromConfig } from './app-from-config.js';
+import type { createApp } from './app.js';
+import { entityKeyEncoderFromConfig } from './security-config.js';
 import { composeStores } from './compose-store.js';
 import { ConfigError, parseConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
@@ -144,20 +144,11 @@ async function buildApp(env: WorkerEnv): Promise<App> {
   const logger = createLogger(config.LOG_LEVEL);
   const store = createStore(config, env, logger);
   const model = await loadModel(new Uint8Array(modelBytes));
-  return createApp({
-    decision: {
-      store,
-      model,
-      views: featureViews,
-      policy: { threshold: config.DECISION_THRESHOLD },
-    },
+  return createAppFromConfig(config, {
+    store,
+    model,
     logger,
-    storeName: store.name,
-    maxBodyBytes: config.MAX_BODY_BYTES,
-    retryAfterSeconds: config.RETRY_AFTER_SECONDS,
-    requestDeadlineMs: config.REDIS_DEADLINE_MS + config.DYNAMODB_DEADLINE_MS,
-    maxBatchSize: config.MAX_BATCH_SIZE,
-    security: securityFromConfig(config, (c) => c.req.header('cf-connecting-ip')),
+    clientIp: (c) => c.req.header('cf-connecting-ip'),
   });
 }
 
