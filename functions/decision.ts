@@ -175,9 +175,11 @@ async function readWithDeadline(
     return await raceDeadline(reading, deadlineMs);
   } catch (error) {
     if (!(error instanceof DeadlineExceeded)) throw error;
-    throw new StoreUnavailableError(deps.store.name, `no feature read within ${deadlineMs} ms`, {
-      cause: error,
-    });
+    throw new StoreUnavailableError(
+      deps.store.name,
+      `no feature read within ${deadlineMs} ms (timer ran ${error.lateMs.toFixed(1)} ms late)`,
+      { cause: error },
+    );
   }
 }
 

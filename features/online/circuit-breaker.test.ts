@@ -61,4 +61,22 @@ describe('CircuitBreaker', () => {
     b.recordFailure(14, 10);
     expect(b.state).toBe('open');
   });
+
+  it('opens on a hung store under steady concurrent load, where failures overlap without end', () => {
+    const { breaker: b } = breaker();
+    // Eight workers in a closed loop, staggered by 0.5 ms; every read times out 4 ms after it
+    // started. Some other request always fails while each one is in flight, so "started before
+    // the last failure" alone would call all of it one episode and never open.
+    let now = 0;
+    const startedAt = Array.from({ length: 8 }, (_, worker) => worker * 0.5);
+    for (let round = 0; round < 20 && b.state === 'closed'; round++) {
+      for (let worker = 0; worker < 8 && b.state === 'closed'; worker++) {
+        now = startedAt[worker] + 4;
+        b.recordFailure(now, startedAt[worker]);
+        startedAt[worker] = now + 0.1;
+      }
+    }
+    expect(b.state).toBe('open');
+    expect(now).toBeLessThanOrEqual(5 * 4 + 8);
+  });
 });

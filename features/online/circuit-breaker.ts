@@ -6,8 +6,9 @@
  * Failures of requests that were already in flight when the previous failure was recorded count
  * as the same episode: one stall times out every concurrent request at once, and that alone must
  * not open the circuit (under load it did, 23 times in one benchmark run). A store that is really
- * down keeps failing requests started after each failure, and opens it after K such rounds. Hand-written because it is 60 lines and
- * the libraries (opossum) wrap the call and own the timeout, which the fallback already does.
+ * down keeps failing requests started after each counted failure, and opens it after K such
+ * rounds. Hand-written because it is 60 lines and the libraries (opossum) wrap the call and own
+ * the timeout, which the fallback already does.
  */
 import type { StoreLogger } from './store-support.js';
 
@@ -25,7 +26,8 @@ export class CircuitBreaker {
   readonly #coolDownMs: number;
   #state: CircuitState = 'closed';
   #failures = 0;
-  #lastFailureAt = -Infinity;
+  /** When the last failure that counted happened (the end of the last episode's first failure). */
+  #lastCountedFailureAt = -Infinity;
   #openedAt = 0;
   #probeInFlight = false;
 
@@ -68,9 +70,12 @@ export class CircuitBreaker {
   /** `startedAt`: when the failed request began (omit to count every failure). */
   recordFailure(now = Date.now(), startedAt?: number): void {
     this.#probeInFlight = false;
-    const sameEpisode = startedAt !== undefined && startedAt < this.#lastFailureAt;
-    this.#lastFailureAt = Math.max(this.#lastFailureAt, now);
+    // Measured from the last failure that COUNTED: under steady concurrent load some request is
+    // always failing while another is in flight, so "started before the last failure" would
+    // chain one hung store into a single endless episode that never opens the circuit.
+    const sameEpisode = startedAt !== undefined && startedAt < this.#lastCountedFailureAt;
     if (sameEpisode && this.#state === 'closed') return;
+    this.#lastCountedFailureAt = now;
     this.#failures++;
     if (
       this.#state === 'half_open' ||

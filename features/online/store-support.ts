@@ -104,8 +104,16 @@ export function encodeFeatureValue(value: FeatureValue | undefined): string | nu
 /** A store read or write that missed its deadline (the work itself is abandoned, not aborted). */
 export class DeadlineExceeded extends Error {
   override readonly name = 'TimeoutError';
-  constructor(ms: number) {
-    super(`deadline of ${ms} ms exceeded`);
+  /**
+   * @param ms the deadline
+   * @param lateMs how late this process's timer ran (its own stall: GC, a busy CPU), so a log
+   *   line tells a slow store from a stalled server
+   */
+  constructor(
+    ms: number,
+    readonly lateMs = 0,
+  ) {
+    super(`deadline of ${ms} ms exceeded (timer ran ${lateMs.toFixed(1)} ms late)`);
   }
 }
 
@@ -114,11 +122,26 @@ export class DeadlineExceeded extends Error {
  * AbortSignal handed down: on Node 20 every abort listener costs ~8 µs (measured), and the
  * stores would add one per read. Abandoned work finishes in the background; it cannot reject
  * unhandled, since Promise.race has subscribed to it.
+ *
+ * The deadline measures the store, not this process: when the timer fires, the expiry waits for
+ * one pass of the event loop's I/O phase (setImmediate runs after it) before it wins. Node runs
+ * due timers *before* polling sockets, so after a stall of our own (a GC pause, a CPU busy with
+ * other requests) a reply that arrived in time would otherwise lose to a timer that fired late:
+ * under load that turned answered reads into 503s and opened the circuit breaker on a healthy
+ * Redis (the throughput benchmark and the soak counted hundreds).
  */
 export function raceDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let immediate: ReturnType<typeof setImmediate> | undefined;
+  const started = performance.now();
   const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DeadlineExceeded(ms)), ms);
+    timer = setTimeout(() => {
+      const lateMs = Math.max(0, performance.now() - started - ms);
+      immediate = setImmediate(() => reject(new DeadlineExceeded(ms, lateMs)));
+    }, ms);
   });
-  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
+  return Promise.race([work, expired]).finally(() => {
+    clearTimeout(timer);
+    if (immediate) clearImmediate(immediate);
+  });
 }
