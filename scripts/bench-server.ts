@@ -118,6 +118,8 @@ export interface ServerOptions {
   readonly cpus?: string;
   /** Run node with --expose-gc so liveHeap() can collect first. */
   readonly exposeGc?: boolean;
+  /** Extra node flags (e.g. `--cpu-prof` when profiling the server under a benchmark's load). */
+  readonly nodeArgs?: readonly string[];
 }
 
 /** Starts the bundled server and waits until it listens. */
@@ -132,7 +134,12 @@ export async function startServer(
     SAMPLE_DATA_DIR: DEFAULT_SAMPLE_DATA_DIR,
     ...options.env,
   };
-  const argv = [process.execPath, ...(options.exposeGc ? ['--expose-gc'] : []), bundle.file];
+  const argv = [
+    process.execPath,
+    ...(options.exposeGc ? ['--expose-gc'] : []),
+    ...(options.nodeArgs ?? []),
+    bundle.file,
+  ];
   const [command, ...args] = options.cpus ? ['taskset', '-c', options.cpus, ...argv] : argv;
   const child = spawn(command, args, {
     env,

@@ -16,6 +16,7 @@ import { bundleServer, repoRoot, type ServerBundle } from './bench-server.js';
 import {
   benchColdStart,
   benchCompute,
+  benchHttpFloor,
   benchSequential,
   type SequentialResult,
 } from './bench-serving.js';
@@ -94,7 +95,17 @@ try {
         }),
       );
     }
-    results.sequential = { serverBundleBytes: (await serverBundle()).bytes, results: sequential };
+    say('sequential HTTP floor (bare node:http server)');
+    const floor = await benchHttpFloor({
+      requests: sizes.sequential.requests,
+      warmup: sizes.sequential.warmup,
+      answerBytes: 1_200,
+    });
+    results.sequential = {
+      serverBundleBytes: (await serverBundle()).bytes,
+      results: sequential,
+      floor,
+    };
   }
   if (sections.includes('compute')) {
     say('in-process compute');
