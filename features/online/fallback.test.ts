@@ -11,6 +11,7 @@ import { FallbackStore, type FallbackStoreConfig } from './fallback.js';
 import { RedisTcpStore } from './redis-tcp.js';
 import { UpstashStore } from './upstash.js';
 import { startUpstashBridge } from '../../test/harness/upstash-bridge.js';
+import { startTcpProxy } from '../../test/support/load.js';
 import type { StoreLogger } from './store-support.js';
 import { StoreUnavailableError, type OnlineStore } from './types.js';
 
@@ -249,5 +250,52 @@ describe('FallbackStore', () => {
     const response = await store.read([APPLICANT], featureViews, { now: NOW });
     expect(response).toMatchObject({ servedBy: 'redis', fallbackReason: 'miss' });
     expect(response.results[0].credit_history.status).toBe('not_found');
+  });
+
+  it('gives the secondary what the primary left of the budget: with the circuit open, all of it', async () => {
+    const silent = net.createServer(() => {});
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    const slowDynamo = await startTcpProxy(Number(new URL(dynalite.endpoint).port));
+    const secondary = new DynamoDbStore({
+      tableName: 'online-fallback',
+      clientConfig: {
+        endpoint: `http://127.0.0.1:${slowDynamo.port}`,
+        region: 'us-east-1',
+        credentials: { accessKeyId: 't', secretAccessKey: 't' },
+      },
+    });
+    try {
+      const url = `redis://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+      const store = new FallbackStore(redisStore(url), secondary, {
+        primaryDeadlineMs: 300,
+        secondaryDeadlineMs: 300,
+        circuitBreaker: { failureThreshold: 1, coolDownMs: 60_000 },
+        logger,
+      });
+      // The silent Redis times out (300 ms) and opens the circuit; DynamoDB answers in time.
+      const first = await store.read([APPLICANT], featureViews, { now: NOW });
+      expect(first).toMatchObject({ servedBy: 'dynamodb', fallbackReason: 'timeout' });
+      expect(store.circuitState).toBe('open');
+
+      // Now DynamoDB needs 450 ms: past its own 300 ms, inside the 600 ms budget Redis left.
+      slowDynamo.replyDelayMs = 450;
+      const started = performance.now();
+      const second = await store.read([APPLICANT], featureViews, { now: NOW });
+      expect(second).toMatchObject({ servedBy: 'dynamodb', fallbackReason: 'circuit_open' });
+      expect(second.results[0].credit_history.status).toBe('present');
+      expect(performance.now() - started).toBeGreaterThanOrEqual(440);
+
+      // Past the whole budget it still fails, within it.
+      slowDynamo.replyDelayMs = 900;
+      const failing = performance.now();
+      await expect(store.read([APPLICANT], featureViews, { now: NOW })).rejects.toBeInstanceOf(
+        StoreUnavailableError,
+      );
+      expect(performance.now() - failing).toBeLessThan(800);
+    } finally {
+      await secondary.close();
+      await slowDynamo.stop();
+      silent.close();
+    }
   });
 });

@@ -216,6 +216,8 @@ export interface TcpProxyHandle {
    * resumed process would.
    */
   mode: ProxyMode;
+  /** In 'pass' mode, hold every chunk from the target this long before the client gets it. */
+  replyDelayMs: number;
   stop(): Promise<void>;
 }
 
@@ -229,6 +231,7 @@ export async function startTcpProxy(
 ): Promise<TcpProxyHandle> {
   const pairs = new Set<[net.Socket, net.Socket]>();
   let current = mode;
+  let replyDelayMs = 0;
   const apply = () => {
     for (const [client, upstream] of pairs) {
       if (current === 'hang') {
@@ -245,7 +248,10 @@ export async function startTcpProxy(
     const pair: [net.Socket, net.Socket] = [client, upstream];
     pairs.add(pair);
     client.pipe(upstream);
-    upstream.pipe(client);
+    upstream.on('data', (chunk: Buffer) => {
+      if (replyDelayMs > 0) setTimeout(() => client.write(chunk), replyDelayMs);
+      else client.write(chunk);
+    });
     const close = () => {
       pairs.delete(pair);
       client.destroy();
@@ -269,6 +275,12 @@ export async function startTcpProxy(
     set mode(next: ProxyMode) {
       current = next;
       apply();
+    },
+    get replyDelayMs() {
+      return replyDelayMs;
+    },
+    set replyDelayMs(ms: number) {
+      replyDelayMs = ms;
     },
     async stop() {
       for (const [client, upstream] of pairs) {
