@@ -9,8 +9,8 @@
  * phases are: healthy, fault (redis-server SIGKILLed, or a proxy in front of it stops delivering
  * bytes), recovered (Redis back and re-seeded, the server NOT restarted).
  */
+import { createLeanClientPool } from '../test/support/lean-client.js';
 import {
-  createDecisionClient,
   percentiles,
   runLoad,
   startTcpProxy,
@@ -59,7 +59,8 @@ export async function benchFault(
   try {
     const env = { ...stores.env, ...(proxy ? { REDIS_URL: proxy.url } : {}), LOG_LEVEL: 'info' };
     const server = await startServer(bundle, { env, onLogLine });
-    const client = createDecisionClient(server.baseUrl, {
+    // Lean sockets, not node:http: on two cores the client's CPU is taken from the server.
+    const client = createLeanClientPool(server.baseUrl, {
       apiKey: BENCH_API_KEY,
       connections: options.concurrency ?? 8,
       timeoutMs: 5_000,

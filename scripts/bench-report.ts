@@ -20,6 +20,18 @@ export interface MachineInfo {
   readonly commit: string;
   readonly loadAverageStart: string;
   readonly loadAverageEnd?: string;
+  /** The KVM guest's halt polling (haltpoll cpuidle driver), ns; undefined where there is none. */
+  readonly guestHaltPollNs?: number;
+}
+
+export const GUEST_HALT_POLL_NS = '/sys/module/haltpoll/parameters/guest_halt_poll_ns';
+
+export async function readGuestHaltPollNs(): Promise<number | undefined> {
+  try {
+    return Number((await readFile(GUEST_HALT_POLL_NS, 'utf8')).trim());
+  } catch {
+    return undefined;
+  }
 }
 
 export interface BenchResults {
@@ -63,6 +75,7 @@ export async function collectMachineInfo(): Promise<MachineInfo> {
       .loadavg()
       .map((l) => l.toFixed(2))
       .join(' '),
+    guestHaltPollNs: await readGuestHaltPollNs(),
   };
 }
 
@@ -91,6 +104,7 @@ export function renderReport(r: BenchResults): string {
     `| OS | ${m.kernel} |`,
     `| commit | ${m.commit} |`,
     `| load average (1/5/15 min) at start / end | ${m.loadAverageStart} / ${m.loadAverageEnd ?? '–'} |`,
+    `| KVM guest halt polling (guest_halt_poll_ns) | ${m.guestHaltPollNs === undefined ? 'none (not a KVM guest with haltpoll)' : `${int(m.guestHaltPollNs)} ns${m.guestHaltPollNs === 0 ? ': off, an idle vCPU halts at once' : ''}`} |`,
     '',
     'Client, server and stores all run on this machine and share its cores. A load average near or',
     'above the CPU count means other work competed with the benchmark and the figures are pessimistic.',

@@ -1,17 +1,30 @@
 /**
- * `npm run bench [-- --only sequential,throughput --quick --no-pin --out BENCHMARKS.md]`
+ * `npm run bench [-- --only sequential,throughput --quick --no-pin --out BENCHMARKS.md
+ *   --guest-halt-poll-ns 200000]`
  *
  * Runs the benchmarks and writes BENCHMARKS.md: the machine, the date, every figure next to its
  * goal and the command that reproduces it. Sections: sequential, compute, cold-start (together:
  * `serving`), throughput, faults, materialize. `--quick` runs small counts to check the pipeline;
  * its figures are marked as such.
+ *
+ * `--guest-halt-poll-ns N` sets the KVM guest's halt polling (the haltpoll cpuidle driver's
+ * guest_halt_poll_ns: how long an idle vCPU polls before it halts) for the run, and restores the
+ * machine's value afterwards; root only. The report says which value was in force. On a VM with
+ * it at 0 every wake-up of an idle vCPU is a halt exit to the host, which dominates sub-ms
+ * round trips (see BENCHMARKS.md).
  */
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchFault, type FaultResult } from './bench-faults.js';
-import { collectMachineInfo, renderReport, type BenchResults } from './bench-report.js';
+import {
+  GUEST_HALT_POLL_NS,
+  collectMachineInfo,
+  readGuestHaltPollNs,
+  renderReport,
+  type BenchResults,
+} from './bench-report.js';
 import { bundleServer, repoRoot, type ServerBundle } from './bench-server.js';
 import {
   benchColdStart,
@@ -40,6 +53,7 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
     'no-pin': { type: 'boolean', default: false },
     out: { type: 'string', default: path.join(repoRoot, 'BENCHMARKS.md') },
+    'guest-halt-poll-ns': { type: 'string' },
   },
 });
 
@@ -75,8 +89,9 @@ const sizes = quick
       materialize: ['--rows', '1000000,10000000', '--dynamodb-rows', '100000'],
     };
 
-const results: BenchResults = { machine: await collectMachineInfo(), quick, sections };
 const say = (message: string) => console.error(`[bench] ${message}`);
+const restoreHaltPoll = await setGuestHaltPoll(args['guest-halt-poll-ns']);
+const results: BenchResults = { machine: await collectMachineInfo(), quick, sections };
 
 let bundle: ServerBundle | undefined;
 const serverBundle = async () => (bundle ??= await bundleServer());
@@ -143,6 +158,7 @@ try {
   }
 } finally {
   await bundle?.remove();
+  await restoreHaltPoll();
 }
 
 results.machine = {
@@ -172,4 +188,20 @@ function runMaterializeBench(extraArgs: string[]): Promise<Record<string, unknow
       resolve(runs);
     });
   });
+}
+
+/** Sets guest_halt_poll_ns for the run when asked; returns how to put the machine's value back. */
+async function setGuestHaltPoll(value: string | undefined): Promise<() => Promise<void>> {
+  if (value === undefined) return async () => {};
+  if (!/^\d+$/.test(value)) throw new Error('--guest-halt-poll-ns: a number of nanoseconds');
+  const before = await readGuestHaltPollNs();
+  if (before === undefined) {
+    throw new Error(`--guest-halt-poll-ns: this machine has no ${GUEST_HALT_POLL_NS}`);
+  }
+  await writeFile(GUEST_HALT_POLL_NS, value);
+  say(`guest_halt_poll_ns ${before} → ${value} for this run`);
+  return async () => {
+    await writeFile(GUEST_HALT_POLL_NS, String(before));
+    say(`guest_halt_poll_ns back to ${before}`);
+  };
 }

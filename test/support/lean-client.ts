@@ -126,3 +126,34 @@ function parseAnswer(answer: Buffer, ms: number): DecisionReply {
     body,
   };
 }
+
+/**
+ * `connections` lean clients behind one DecisionClient: a request takes an idle connection or
+ * waits for one, so concurrent load (runLoad's workers) costs the client as little CPU as it can.
+ */
+export function createLeanClientPool(
+  baseUrl: string,
+  options: { connections: number; apiKey?: string; timeoutMs?: number },
+): DecisionClient {
+  const idle = Array.from({ length: options.connections }, () =>
+    createLeanDecisionClient(baseUrl, options),
+  );
+  const all = [...idle];
+  const waiting: Array<(client: DecisionClient) => void> = [];
+  return {
+    async decide(application) {
+      const client =
+        idle.pop() ?? (await new Promise<DecisionClient>((resolve) => waiting.push(resolve)));
+      try {
+        return await client.decide(application);
+      } finally {
+        const next = waiting.shift();
+        if (next) next(client);
+        else idle.push(client);
+      }
+    },
+    close() {
+      for (const client of all) client.close();
+    },
+  };
+}
