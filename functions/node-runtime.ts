@@ -115,6 +115,7 @@ async function createStore(config: Config, logger: Logger): Promise<OnlineStore>
       tableName: config.DYNAMODB_TABLE,
       clientConfig: {},
       encodeEntityKey,
+      transport: 'node-http',
     });
   }
   const composed = composeStores(

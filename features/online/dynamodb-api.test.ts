@@ -12,6 +12,7 @@ import {
   type DynamoDbApi,
 } from './dynamodb-api.js';
 import { createDynamoDbTable } from './dynamodb.js';
+import { NodeHttpDynamoDbApi } from './dynamodb-node-http.js';
 
 const credentials = { accessKeyId: 'AKIDTEST', secretAccessKey: 'secret' };
 const TABLE = 'api-parity';
@@ -40,10 +41,18 @@ const sdkApi = (endpoint: string) =>
   );
 const fetchApi = (endpoint: string) =>
   new FetchDynamoDbApi({ endpoint, region: 'us-east-1', credentials });
+const nodeHttpApi = (endpoint: string, region = 'us-east-1', sessionToken?: string) =>
+  new NodeHttpDynamoDbApi(
+    new DynamoDBClient({ region, credentials: { ...credentials, sessionToken } }),
+    { endpoint, env: {} },
+  );
 const implementations: [string, (endpoint: string) => DynamoDbApi][] = [
   ['AWS SDK', sdkApi],
   ['fetch + aws4fetch', fetchApi],
+  ['node:http + SDK signer', (endpoint) => nodeHttpApi(endpoint)],
 ];
+/** The two that speak the JSON protocol themselves. */
+const protocolImplementations = implementations.slice(1);
 
 const key = (pk: string) => ({ pk: { S: pk } });
 
@@ -75,14 +84,16 @@ describe('both DynamoDbApi implementations against dynalite', () => {
     const input = {
       RequestItems: { [TABLE]: { Keys: [key('fetch-1'), key('sdk-1'), key('none')] } },
     };
-    const [fromSdk, fromFetch] = await Promise.all([
+    const [fromSdk, fromFetch, fromNodeHttp] = await Promise.all([
       sdk.batchGetItem(input),
       viaFetch.batchGetItem(input),
+      nodeHttpApi(dynalite.endpoint).batchGetItem(input),
     ]);
     const byPk = (items: Record<string, unknown>[] | undefined) =>
       [...(items ?? [])].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
     expect(byPk(fromFetch.Responses?.[TABLE])).toEqual([item('fetch-1', 1), item('sdk-1', 2)]);
     expect(byPk(fromFetch.Responses?.[TABLE])).toEqual(byPk(fromSdk.Responses?.[TABLE]));
+    expect(byPk(fromNodeHttp.Responses?.[TABLE])).toEqual(byPk(fromSdk.Responses?.[TABLE]));
     expect(fromFetch.UnprocessedKeys).toEqual({});
   });
 
@@ -118,32 +129,54 @@ describe('both DynamoDbApi implementations against dynalite', () => {
   });
 });
 
-describe('FetchDynamoDbApi', () => {
-  it('speaks the JSON protocol with a SigV4 signature for the region', async () => {
-    faulty.mode = 'ok';
-    const api = new FetchDynamoDbApi({
-      endpoint: faulty.url,
-      region: 'eu-west-1',
-      credentials: { ...credentials, sessionToken: 'session' },
-    });
-    const input = { RequestItems: { [TABLE]: { Keys: [key('a')] } } };
-    await api.batchGetItem(input);
-    const seen = faulty.lastRequest!;
-    expect(seen.method).toBe('POST');
-    expect(seen.url).toBe('/');
-    expect(seen.headers['x-amz-target']).toBe('DynamoDB_20120810.BatchGetItem');
-    expect(seen.headers['content-type']).toBe('application/x-amz-json-1.0');
-    expect(seen.headers['x-amz-security-token']).toBe('session');
-    expect(seen.headers.authorization).toMatch(
-      /^AWS4-HMAC-SHA256 Credential=AKIDTEST\/\d{8}\/eu-west-1\/dynamodb\/aws4_request, SignedHeaders=.*x-amz-target.*, Signature=[0-9a-f]{64}$/,
-    );
-    expect(JSON.parse(seen.body)).toEqual(input);
-  });
+describe('the JSON-protocol implementations', () => {
+  it.each([
+    [
+      'fetch + aws4fetch',
+      () =>
+        new FetchDynamoDbApi({
+          endpoint: faulty.url,
+          region: 'eu-west-1',
+          credentials: { ...credentials, sessionToken: 'session' },
+        }),
+    ],
+    ['node:http + SDK signer', () => nodeHttpApi(faulty.url, 'eu-west-1', 'session')],
+  ] as const)(
+    '%s speaks the JSON protocol with a SigV4 signature for the region',
+    async (_, make) => {
+      faulty.mode = 'ok';
+      const api = make();
+      const input = { RequestItems: { [TABLE]: { Keys: [key('a')] } } };
+      await api.batchGetItem(input);
+      const seen = faulty.lastRequest!;
+      expect(seen.method).toBe('POST');
+      expect(seen.url).toBe('/');
+      expect(seen.headers['x-amz-target']).toBe('DynamoDB_20120810.BatchGetItem');
+      expect(seen.headers['content-type']).toBe('application/x-amz-json-1.0');
+      expect(seen.headers['x-amz-security-token']).toBe('session');
+      expect(seen.headers.authorization).toMatch(
+        /^AWS4-HMAC-SHA256 Credential=AKIDTEST\/\d{8}\/eu-west-1\/dynamodb\/aws4_request, SignedHeaders=.*x-amz-target.*, Signature=[0-9a-f]{64}$/,
+      );
+      expect(JSON.parse(seen.body)).toEqual(input);
+    },
+  );
 
   it('defaults the endpoint to the regional DynamoDB URL', () => {
     expect(new FetchDynamoDbApi({ region: 'eu-west-1', credentials }).endpoint).toBe(
       'https://dynamodb.eu-west-1.amazonaws.com/',
     );
+  });
+
+  it('node:http takes the endpoint from AWS_ENDPOINT_URL_DYNAMODB, as the SDK does', async () => {
+    faulty.mode = 'ok';
+    faulty.lastRequest = undefined;
+    const api = new NodeHttpDynamoDbApi(new DynamoDBClient({ region: 'eu-west-1', credentials }), {
+      env: { AWS_ENDPOINT_URL_DYNAMODB: faulty.url },
+    });
+    await api.batchGetItem({ RequestItems: { [TABLE]: { Keys: [key('a')] } } });
+    const seen = faulty.lastRequest as FaultyServer['lastRequest'];
+    expect(seen?.headers['x-amz-target']).toBe('DynamoDB_20120810.BatchGetItem');
+    api.destroy();
   });
 
   it.each([
@@ -156,20 +189,25 @@ describe('FetchDynamoDbApi', () => {
     ['a 200 that is not JSON', 'garbage200', { code: 'InvalidResponse', httpStatus: 200 }],
   ] as const)('maps %s', async (_, mode, expected) => {
     faulty.mode = mode;
-    const error = await rejection(
-      fetchApi(faulty.url).batchWriteItem({ RequestItems: { [TABLE]: [] } }),
-    );
-    expect(error).toMatchObject({ operation: 'BatchWriteItem', ...expected });
+    for (const [, make] of protocolImplementations) {
+      const error = await rejection(
+        make(faulty.url).batchWriteItem({ RequestItems: { [TABLE]: [] } }),
+      );
+      expect(error).toMatchObject({ operation: 'BatchWriteItem', ...expected });
+    }
   });
 
-  it('maps a refused connection to NetworkError', async () => {
-    const closed = `http://127.0.0.1:${await freePort()}`;
-    const error = await rejection(
-      fetchApi(closed).batchGetItem({ RequestItems: { [TABLE]: { Keys: [key('a')] } } }),
-    );
-    expect(error).toMatchObject({ code: 'NetworkError', httpStatus: undefined });
-    expect(error.message).toMatch(/ECONNREFUSED/);
-  });
+  it.each(protocolImplementations)(
+    '%s maps a refused connection to NetworkError',
+    async (_, make) => {
+      const closed = `http://127.0.0.1:${await freePort()}`;
+      const error = await rejection(
+        make(closed).batchGetItem({ RequestItems: { [TABLE]: { Keys: [key('a')] } } }),
+      );
+      expect(error).toMatchObject({ code: 'NetworkError', httpStatus: undefined });
+      expect(error.message).toMatch(/ECONNREFUSED/);
+    },
+  );
 
   it('bundles for Workers without the AWS SDK runtime', async () => {
     const result = await build({

@@ -156,40 +156,56 @@ export class FetchDynamoDbApi implements DynamoDbApi {
       const code = aborted ? 'AbortError' : 'NetworkError';
       throw new DynamoDbApiError(operation, code, describe(error), undefined, { cause: error });
     }
-    let body: Record<string, unknown> | undefined;
-    try {
-      body = JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      // Not JSON: a proxy's or load balancer's page, handled below by status.
-    }
-    if (!response.ok) {
-      // DynamoDB answers `{"__type":"com.amazonaws.dynamodb.v20120810#ResourceNotFoundException",
-      // "message":"…"}`; some services spell it `Message`, and the header carries the type too.
-      const type =
-        (typeof body?.__type === 'string' && body.__type) ||
-        response.headers.get('x-amzn-errortype') ||
-        `HTTP${response.status}`;
-      const message = body?.message ?? body?.Message ?? response.statusText;
-      throw new DynamoDbApiError(
-        operation,
-        type.split('#').pop()!.split(':')[0],
-        String(message || `HTTP ${response.status}`),
-        response.status,
-      );
-    }
-    if (body === undefined || typeof body !== 'object' || body === null) {
-      throw new DynamoDbApiError(
-        operation,
-        'InvalidResponse',
-        `HTTP ${response.status} answer is not a JSON object (${text.length} bytes)`,
-        response.status,
-      );
-    }
-    return body as T;
+    return interpretAnswer<T>(operation, response.status, response.statusText, text, (name) =>
+      response.headers.get(name),
+    );
   }
 }
 
-function describe(error: unknown): string {
+/**
+ * A DynamoDB JSON-protocol answer as the output, or the DynamoDbApiError it stands for: shared by
+ * the implementations that speak the protocol themselves.
+ */
+export function interpretAnswer<T>(
+  operation: string,
+  status: number,
+  statusText: string,
+  text: string,
+  header: (name: string) => string | null | undefined,
+): T {
+  let body: Record<string, unknown> | undefined;
+  try {
+    body = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    // Not JSON: a proxy's or load balancer's page, handled below by status.
+  }
+  if (status < 200 || status > 299) {
+    // DynamoDB answers `{"__type":"com.amazonaws.dynamodb.v20120810#ResourceNotFoundException",
+    // "message":"…"}`; some services spell it `Message`, and the header carries the type too.
+    const type =
+      (typeof body?.__type === 'string' && body.__type) ||
+      header('x-amzn-errortype') ||
+      `HTTP${status}`;
+    const message = body?.message ?? body?.Message ?? statusText;
+    throw new DynamoDbApiError(
+      operation,
+      type.split('#').pop()!.split(':')[0],
+      String(message || `HTTP ${status}`),
+      status,
+    );
+  }
+  if (body === undefined || typeof body !== 'object' || body === null) {
+    throw new DynamoDbApiError(
+      operation,
+      'InvalidResponse',
+      `HTTP ${status} answer is not a JSON object (${text.length} bytes)`,
+      status,
+    );
+  }
+  return body as T;
+}
+
+export function describe(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   // Node's fetch hides the reason (ECONNREFUSED, …) in `cause`.
   const cause = error.cause instanceof Error ? ` (${error.cause.message})` : '';

@@ -12,6 +12,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { DynamoDbApiStore, type DynamoDbApiStoreConfig } from './dynamodb-api-store.js';
 import { SdkDynamoDbApi, type DynamoDbApi } from './dynamodb-api.js';
+import { NodeHttpDynamoDbApi } from './dynamodb-node-http.js';
 import { DYNAMODB_PARTITION_KEY } from './key-layout.js';
 
 export { DynamoDbApiStore, type DynamoDbApiStoreConfig } from './dynamodb-api-store.js';
@@ -23,12 +24,19 @@ export interface DynamoDbStoreConfig extends Omit<DynamoDbApiStoreConfig, 'api'>
   readonly client?: DynamoDBClient;
   /** Region, endpoint (AWS_ENDPOINT_URL_DYNAMODB for local), credentials. */
   readonly clientConfig?: DynamoDBClientConfig;
+  /**
+   * How calls travel: 'sdk' (default) through the client's send(); 'node-http' signed with the
+   * client's resolved config but sent over node:http (dynamodb-node-http.ts: ~4× less CPU per
+   * call, what the serving runtimes use).
+   */
+  readonly transport?: 'sdk' | 'node-http';
 }
 
 export class DynamoDbStore extends DynamoDbApiStore {
   /** The SDK client behind the store; undefined when built over another DynamoDbApi. */
   readonly client: DynamoDBClient | undefined;
   readonly #ownsClient: boolean;
+  readonly #nodeHttp: NodeHttpDynamoDbApi | undefined;
 
   constructor(config: DynamoDbStoreConfig) {
     const client = config.api
@@ -39,9 +47,15 @@ export class DynamoDbStore extends DynamoDbApiStore {
           requestHandler: { requestTimeout: 1_000, connectionTimeout: 1_000 },
           ...config.clientConfig,
         }));
-    super({ ...config, api: config.api ?? new SdkDynamoDbApi(client!) });
+    const api =
+      config.api ??
+      (config.transport === 'node-http'
+        ? new NodeHttpDynamoDbApi(client!, { endpoint: endpointOf(config.clientConfig) })
+        : new SdkDynamoDbApi(client!));
+    super({ ...config, api });
     this.client = client;
     this.#ownsClient = !config.api && !config.client;
+    this.#nodeHttp = api instanceof NodeHttpDynamoDbApi ? api : undefined;
   }
 
   /** Creates the table (pk string, on demand) if missing and waits until it is active. */
@@ -53,8 +67,16 @@ export class DynamoDbStore extends DynamoDbApiStore {
   }
 
   async close(): Promise<void> {
+    this.#nodeHttp?.destroy();
     if (this.#ownsClient) this.client?.destroy();
   }
+}
+
+/** A plain endpoint string of an SDK config, when one was given that way. */
+function endpointOf(config: DynamoDBClientConfig | undefined): string | undefined {
+  const endpoint = config?.endpoint;
+  if (endpoint === undefined || typeof endpoint === 'string') return endpoint;
+  throw new Error("transport 'node-http' takes the endpoint as a URL string");
 }
 
 /** Creates the online table (pk string, PAY_PER_REQUEST) if missing; waits until ACTIVE. */
