@@ -10,7 +10,7 @@
  * pipelining); anything else is an error, never a guess.
  */
 import net from 'node:net';
-import type { DecisionClient, DecisionReply } from './load.js';
+import { failedReply, type DecisionClient, type DecisionReply } from './load.js';
 
 const HEADER_END = Buffer.from('\r\n\r\n');
 
@@ -78,25 +78,12 @@ export function createLeanDecisionClient(
       });
       clearTimeout(timer);
       const ms = performance.now() - started;
-      if (answer instanceof Error) return failed(ms, answer);
+      if (answer instanceof Error) return failedReply(ms, answer);
       return parseAnswer(answer, ms);
     },
     close() {
       socket?.destroy();
     },
-  };
-}
-
-function failed(ms: number, error: Error): DecisionReply {
-  return {
-    status: 0,
-    ms,
-    servedBy: null,
-    fallbackReason: null,
-    retryAfter: null,
-    serverMs: null,
-    body: '',
-    error: error.message,
   };
 }
 

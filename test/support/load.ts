@@ -73,17 +73,7 @@ export function createDecisionClient(
       const body = typeof application === 'string' ? application : JSON.stringify(application);
       const started = performance.now();
       return new Promise<DecisionReply>((resolve) => {
-        const fail = (error: Error) =>
-          resolve({
-            status: 0,
-            ms: performance.now() - started,
-            servedBy: null,
-            fallbackReason: null,
-            retryAfter: null,
-            serverMs: null,
-            body: '',
-            error: error.message,
-          });
+        const fail = (error: Error) => resolve(failedReply(performance.now() - started, error));
         const request = http.request(
           url,
           {
@@ -123,6 +113,20 @@ export function createDecisionClient(
       });
     },
     close: () => agent.destroy(),
+  };
+}
+
+/** The reply of a request that got no answer (refused, reset, timed out). */
+export function failedReply(ms: number, error: Error): DecisionReply {
+  return {
+    status: 0,
+    ms,
+    servedBy: null,
+    fallbackReason: null,
+    retryAfter: null,
+    serverMs: null,
+    body: '',
+    error: error.message,
   };
 }
 
