@@ -26,7 +26,7 @@ export class CircuitBreaker {
   readonly #coolDownMs: number;
   #state: CircuitState = 'closed';
   #failures = 0;
-  /** When the last failure that counted happened (the end of the last episode's first failure). */
+  /** When the last failure that counted was recorded: failures of requests started before it are its episode. */
   #lastCountedFailureAt = -Infinity;
   #openedAt = 0;
   #probeInFlight = false;
