@@ -26,7 +26,7 @@ export class CircuitBreaker {
   readonly #coolDownMs: number;
   #state: CircuitState = 'closed';
   #failures = 0;
-  /** When the last failure that counted was recorded: failures of requests started before it are its episode. */
+  /** When the last counted failure was recorded; requests started before it share its episode. */
   #lastCountedFailureAt = -Infinity;
   #openedAt = 0;
   #probeInFlight = false;
