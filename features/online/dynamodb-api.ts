@@ -18,6 +18,7 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { AwsClient } from 'aws4fetch';
+import { abandonOnAbort } from './store-support.js';
 
 export type { BatchGetItemInput, BatchGetItemOutput, BatchWriteItemInput, BatchWriteItemOutput };
 
@@ -69,16 +70,11 @@ export class SdkDynamoDbApi implements DynamoDbApi {
   async #send<T>(operation: string, command: object, signal: AbortSignal | undefined): Promise<T> {
     try {
       signal?.throwIfAborted();
-      const sending = this.client.send(command as never) as Promise<T>;
-      if (!signal) return await sending;
-      return await new Promise<T>((resolve, reject) => {
-        const onAbort = () => {
-          sending.catch(() => {}); // abandoned, not aborted: its socket stays in the pool
-          reject(Object.assign(new Error('the deadline passed'), { name: 'AbortError' }));
-        };
-        signal.addEventListener('abort', onAbort, { once: true });
-        sending.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-      });
+      return await abandonOnAbort(
+        this.client.send(command as never) as Promise<T>,
+        signal,
+        deadlinePassed,
+      );
     } catch (error) {
       const e = error as Error & { $metadata?: { httpStatusCode?: number } };
       throw new DynamoDbApiError(operation, e.name, e.message, e.$metadata?.httpStatusCode, {
@@ -203,6 +199,11 @@ export function interpretAnswer<T>(
     );
   }
   return body as T;
+}
+
+/** What an abandoned call rejects with; its name maps it to the code `AbortError`. */
+export function deadlinePassed(): Error {
+  return Object.assign(new Error('the deadline passed'), { name: 'AbortError' });
 }
 
 export function describe(error: unknown): string {

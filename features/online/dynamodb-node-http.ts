@@ -19,7 +19,14 @@ import type {
   DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { DynamoDbApiError, describe, interpretAnswer, type DynamoDbApi } from './dynamodb-api.js';
+import {
+  DynamoDbApiError,
+  deadlinePassed,
+  describe,
+  interpretAnswer,
+  type DynamoDbApi,
+} from './dynamodb-api.js';
+import { abandonOnAbort } from './store-support.js';
 
 export interface NodeHttpDynamoDbApiOptions {
   /**
@@ -87,16 +94,7 @@ export class NodeHttpDynamoDbApi implements DynamoDbApi {
   async #call<T>(operation: string, input: unknown, signal: AbortSignal | undefined): Promise<T> {
     try {
       signal?.throwIfAborted();
-      const answer = this.#post<T>(operation, input);
-      if (!signal) return await answer;
-      return await new Promise<T>((resolve, reject) => {
-        const onAbort = () => {
-          answer.catch(() => {});
-          reject(Object.assign(new Error('the deadline passed'), { name: 'AbortError' }));
-        };
-        signal.addEventListener('abort', onAbort, { once: true });
-        answer.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-      });
+      return await abandonOnAbort(this.#post<T>(operation, input), signal, deadlinePassed);
     } catch (error) {
       if (error instanceof DynamoDbApiError) throw error;
       const aborted = signal?.aborted || (error as Error).name === 'AbortError';

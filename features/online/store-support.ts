@@ -23,15 +23,28 @@ export function raceWithSignal<T>(
   promise: Promise<T>,
   signal: AbortSignal | undefined,
 ): Promise<T> {
+  return abandonOnAbort(promise, signal, () => abortError(store, signal!));
+}
+
+/**
+ * Settles with `promise`, or rejects with `reason()` as soon as `signal` aborts. The work is
+ * abandoned, not cancelled: it finishes in the background (a keep-alive socket stays in its
+ * pool), and its outcome is silenced.
+ */
+export function abandonOnAbort<T>(
+  promise: Promise<T>,
+  signal: AbortSignal | undefined,
+  reason: () => Error,
+): Promise<T> {
   if (!signal) return promise;
   if (signal.aborted) {
     promise.catch(() => {});
-    return Promise.reject(abortError(store, signal));
+    return Promise.reject(reason());
   }
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => {
       promise.catch(() => {});
-      reject(abortError(store, signal));
+      reject(reason());
     };
     signal.addEventListener('abort', onAbort, { once: true });
     promise.then(
