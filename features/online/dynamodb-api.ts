@@ -148,9 +148,7 @@ export class FetchDynamoDbApi implements DynamoDbApi {
       // Decoded by hand: workerd warns on every text() of an application/x-amz-json-1.0 body.
       text = new TextDecoder().decode(await response.arrayBuffer());
     } catch (error) {
-      const aborted = signal?.aborted || (error as Error).name === 'AbortError';
-      const code = aborted ? 'AbortError' : 'NetworkError';
-      throw new DynamoDbApiError(operation, code, describe(error), undefined, { cause: error });
+      throw transportError(operation, error, signal);
     }
     return interpretAnswer<T>(operation, response.status, response.statusText, text, (name) =>
       response.headers.get(name),
@@ -201,12 +199,28 @@ export function interpretAnswer<T>(
   return body as T;
 }
 
+/** A call that got no answer: aborted at its deadline, or the network failed. */
+export function transportError(
+  operation: string,
+  error: unknown,
+  signal: AbortSignal | undefined,
+): DynamoDbApiError {
+  const aborted = signal?.aborted || (error as Error).name === 'AbortError';
+  return new DynamoDbApiError(
+    operation,
+    aborted ? 'AbortError' : 'NetworkError',
+    describe(error),
+    undefined,
+    { cause: error },
+  );
+}
+
 /** What an abandoned call rejects with; its name maps it to the code `AbortError`. */
 export function deadlinePassed(): Error {
   return Object.assign(new Error('the deadline passed'), { name: 'AbortError' });
 }
 
-export function describe(error: unknown): string {
+function describe(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   // Node's fetch hides the reason (ECONNREFUSED, …) in `cause`.
   const cause = error.cause instanceof Error ? ` (${error.cause.message})` : '';

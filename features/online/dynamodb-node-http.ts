@@ -22,8 +22,8 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import {
   DynamoDbApiError,
   deadlinePassed,
-  describe,
   interpretAnswer,
+  transportError,
   type DynamoDbApi,
 } from './dynamodb-api.js';
 import { abandonOnAbort } from './store-support.js';
@@ -97,14 +97,7 @@ export class NodeHttpDynamoDbApi implements DynamoDbApi {
       return await abandonOnAbort(this.#post<T>(operation, input), signal, deadlinePassed);
     } catch (error) {
       if (error instanceof DynamoDbApiError) throw error;
-      const aborted = signal?.aborted || (error as Error).name === 'AbortError';
-      throw new DynamoDbApiError(
-        operation,
-        aborted ? 'AbortError' : 'NetworkError',
-        describe(error),
-        undefined,
-        { cause: error },
-      );
+      throw transportError(operation, error, signal);
     }
   }
 
