@@ -3,6 +3,7 @@ import {
   SageMakerRuntimeClient,
   type SageMakerRuntimeClientConfig,
 } from '@aws-sdk/client-sagemaker-runtime';
+import { abandonOnAbort } from '../features/online/store-support.js';
 import {
   RemoteScoringError,
   type RemoteScore,
@@ -97,7 +98,11 @@ export class SageMakerScorer implements RemoteScorer {
     let body: string;
     try {
       // The race makes the deadline hold even where the HTTP handler reacts to the abort late.
-      const output = await raceAbort(this.#client.send(command, { abortSignal }), abortSignal);
+      const output = await abandonOnAbort(
+        this.#client.send(command, { abortSignal }),
+        abortSignal,
+        () => abortSignal.reason as Error,
+      );
       body = output.Body ? output.Body.transformToString() : '';
     } catch (error) {
       if (abortSignal.aborted) {
@@ -135,24 +140,6 @@ export class SageMakerScorer implements RemoteScorer {
   destroy(): void {
     this.#client.destroy();
   }
-}
-
-function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }
 
 /** e.g. `ModelError (HTTP 424): Received server error (500) from model …`. */
