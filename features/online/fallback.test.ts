@@ -298,4 +298,69 @@ describe('FallbackStore', () => {
       silent.close();
     }
   });
+  it('a Redis past its deadline still answers when it beats DynamoDB (hedged), and drops out when it misses', async () => {
+    const slowRedis = await startTcpProxy(redis.port);
+    const slowDynamo = await startTcpProxy(Number(new URL(dynalite.endpoint).port));
+    const secondary = new DynamoDbStore({
+      tableName: 'online-fallback',
+      clientConfig: {
+        endpoint: `http://127.0.0.1:${slowDynamo.port}`,
+        region: 'us-east-1',
+        credentials: { accessKeyId: 't', secretAccessKey: 't' },
+      },
+    });
+    try {
+      const prefix = uniquePrefix();
+      await redisStore(redis.url, prefix).write([
+        zipcodeRecord(APPLICANT.zipcode, NOW, NOW, { city: 'FROM REDIS' }),
+        creditRecord(APPLICANT.dob_ssn, NOW),
+      ]);
+      const primary = redisStore(`redis://127.0.0.1:${slowRedis.port}`, prefix);
+      await primary.read([APPLICANT], featureViews, { now: NOW }); // connected before the delays
+      const store = new FallbackStore(primary, secondary, {
+        primaryDeadlineMs: 100,
+        secondaryDeadlineMs: 400,
+        circuitBreaker: { failureThreshold: 100 },
+        logger,
+      });
+
+      // Redis answers at ~250 ms, past its 100 ms; DynamoDB would need 100 + 450 ms, past the
+      // 500 ms budget. Abandoning Redis at its deadline would fail this read.
+      slowRedis.replyDelayMs = 250;
+      slowDynamo.replyDelayMs = 450;
+      const started = performance.now();
+      const late = await store.read([APPLICANT], featureViews, { now: NOW });
+      expect(late).toMatchObject({ servedBy: 'redis', fallbackReason: 'timeout' });
+      expect(late.results[0].zipcode_features.values.city).toBe('FROM REDIS');
+      expect(performance.now() - started).toBeLessThan(450);
+
+      // The other way round, DynamoDB answers first and its answer is the one used.
+      slowRedis.replyDelayMs = 600;
+      slowDynamo.replyDelayMs = 50;
+      const fast = await store.read([APPLICANT], featureViews, { now: NOW });
+      expect(fast).toMatchObject({ servedBy: 'dynamodb', fallbackReason: 'timeout' });
+      expect(fast.results[0].zipcode_features.values.city).not.toBe('FROM REDIS');
+      // Let Redis's late reply through before shorter delays could deliver a later one first.
+      await new Promise((resolve) => setTimeout(resolve, 700));
+
+      // A late answer that misses a view drops out: DynamoDB, slower but complete, answers.
+      slowRedis.replyDelayMs = 150;
+      slowDynamo.replyDelayMs = 250;
+      const other = await store.read([OTHER], featureViews, { now: NOW });
+      expect(other).toMatchObject({ servedBy: 'dynamodb', fallbackReason: 'timeout' });
+      expect(other.results[0].zipcode_features.values.city).toBe('ATLANTA');
+
+      // Both past the budget: 503 material, within the budget.
+      slowRedis.replyDelayMs = 900;
+      slowDynamo.replyDelayMs = 900;
+      const failing = performance.now();
+      await expect(store.read([APPLICANT], featureViews, { now: NOW })).rejects.toThrow(
+        /both stores failed \(redis: .*; dynamodb: /,
+      );
+      expect(performance.now() - failing).toBeLessThan(800);
+    } finally {
+      await secondary.close();
+      await Promise.all([slowRedis.stop(), slowDynamo.stop()]);
+    }
+  });
 });

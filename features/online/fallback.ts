@@ -15,6 +15,11 @@
  * The two deadlines are one budget: the secondary gets what the primary left of it, and never
  * less than its own deadline. While the circuit is open, or when Redis refuses at once, DynamoDB
  * may take the whole 9 ms rather than fail a read at 5 ms that it would have answered at 6.
+ *
+ * A primary past its deadline is not abandoned: its read is already in flight, so it races the
+ * secondary's (a hedged request, as in "The Tail at Scale"), and the first complete answer wins.
+ * A Redis stalled for 5 ms then still answers a read that a DynamoDB slower than the rest of the
+ * budget would have failed. Such an answer says servedBy: the primary, fallbackReason: 'timeout'.
  */
 import type { FeatureViewDefinition, FeatureViewName } from '../definitions.js';
 import { CircuitBreaker, type CircuitBreakerConfig, type CircuitState } from './circuit-breaker.js';
@@ -84,14 +89,14 @@ export class FallbackStore implements OnlineStore {
     let reason: FallbackReason;
     let primaryResults: ViewResults[] | undefined;
     let primaryError: unknown;
+    // The primary's read when it missed its deadline: still in flight, it races the secondary.
+    let latePrimary: Promise<ReadResponse> | undefined;
     const budgetStartedAt = performance.now();
     if (this.#breaker.allowRequest()) {
       const startedAt = Date.now();
+      const reading = this.primary.read(applications, views, { signal: options.signal, now });
       try {
-        const response = await raceDeadline(
-          this.primary.read(applications, views, { signal: options.signal, now }),
-          this.#primaryDeadlineMs,
-        );
+        const response = await raceDeadline(reading, this.#primaryDeadlineMs);
         this.#breaker.recordSuccess();
         if (!hasMiss(response.results, views)) return response;
         primaryResults = response.results;
@@ -106,6 +111,7 @@ export class FallbackStore implements OnlineStore {
         this.#breaker.recordFailure(Date.now(), startedAt);
         primaryError = error;
         reason = error instanceof DeadlineExceeded ? 'timeout' : 'error';
+        if (reason === 'timeout') latePrimary = reading;
         this.#logger.warn({
           event: 'primary_read_failed',
           store: this.primary.name,
@@ -120,12 +126,26 @@ export class FallbackStore implements OnlineStore {
     let secondary: ReadResponse;
     const leftOfBudget =
       this.#primaryDeadlineMs + this.#secondaryDeadlineMs - (performance.now() - budgetStartedAt);
+    const secondaryRead = this.secondary.read(applications, views, { signal: options.signal, now });
+    const hedge = latePrimary && hedgeLatePrimary(latePrimary, secondaryRead, views);
     try {
-      secondary = await raceDeadline(
-        this.secondary.read(applications, views, { signal: options.signal, now }),
-        Math.max(this.#secondaryDeadlineMs, leftOfBudget),
-      );
+      const deadlineMs = Math.max(this.#secondaryDeadlineMs, leftOfBudget);
+      if (hedge) {
+        const first = await raceDeadline(hedge.first, deadlineMs);
+        if (first.from === 'primary') {
+          return {
+            results: first.response.results,
+            servedBy: this.primary.name,
+            fallbackReason: reason,
+          };
+        }
+        secondary = first.response;
+      } else {
+        secondary = await raceDeadline(secondaryRead, deadlineMs);
+      }
     } catch (error) {
+      // The primary answered late but missed some views: as good as a primary miss.
+      primaryResults ??= hedge?.lateMiss()?.results;
       if (primaryResults) {
         // The primary did answer; its not_found statuses are the best answer there is.
         this.#logger.warn({
@@ -137,10 +157,11 @@ export class FallbackStore implements OnlineStore {
         return { results: primaryResults, servedBy: this.primary.name, fallbackReason: reason };
       }
       const why = primaryError === undefined ? 'circuit open' : describe(primaryError);
+      const secondaryError = hedge ? (hedge.secondaryError() ?? error) : error;
       throw asUnavailable(
         this.name,
-        `both stores failed (${this.primary.name}: ${why}; ${this.secondary.name}: ${describe(error)})`,
-        error,
+        `both stores failed (${this.primary.name}: ${why}; ${this.secondary.name}: ${describe(secondaryError)})`,
+        secondaryError,
       );
     }
 
@@ -190,6 +211,48 @@ export class FallbackStore implements OnlineStore {
       });
     }
   }
+}
+
+/**
+ * The first complete answer of a late primary read and the secondary read. A late primary that
+ * fails, or answers with a view not_found, drops out of the race (the secondary may still have
+ * that view); `first` rejects once both have dropped out, with the secondary's error.
+ */
+function hedgeLatePrimary(
+  latePrimary: Promise<ReadResponse>,
+  secondaryRead: Promise<ReadResponse>,
+  views: readonly FeatureViewDefinition[],
+): {
+  readonly first: Promise<{ from: 'primary' | 'secondary'; response: ReadResponse }>;
+  /** The late primary's answer, if it came and missed a view. */
+  lateMiss(): ReadResponse | undefined;
+  /** The secondary's own failure, if it failed (rather than the race's deadline). */
+  secondaryError(): unknown;
+} {
+  let miss: ReadResponse | undefined;
+  let secondaryFailure: { error: unknown } | undefined;
+  const primaryHit = latePrimary.then((response) => {
+    if (hasMiss(response.results, views)) {
+      miss = response;
+      throw new Error('late primary answer missed a view');
+    }
+    return { from: 'primary' as const, response };
+  });
+  const secondary = secondaryRead.then(
+    (response) => ({ from: 'secondary' as const, response }),
+    (error: unknown) => {
+      secondaryFailure = { error };
+      throw error;
+    },
+  );
+  return {
+    // Promise.any observes both, so the loser's rejection is never unhandled.
+    first: Promise.any([primaryHit, secondary]).catch(() => {
+      throw secondaryFailure?.error ?? new Error('no store answered');
+    }),
+    lateMiss: () => miss,
+    secondaryError: () => secondaryFailure?.error,
+  };
 }
 
 function hasMiss(
