@@ -17,7 +17,12 @@ import {
   tally,
   type DecisionReply,
 } from '../test/support/load.js';
-import { BENCH_API_KEY, startServer, type ServerBundle } from './bench-server.js';
+import {
+  BENCH_API_KEY,
+  startServer,
+  unavailableReasons,
+  type ServerBundle,
+} from './bench-server.js';
 import { startStores } from './bench-stores.js';
 
 export type FaultKind = 'redis-killed' | 'redis-hung';
@@ -30,6 +35,8 @@ export interface PhaseStats {
   readonly p99: number;
   readonly max: number;
   readonly outcomes: Record<string, number>;
+  /** The server's logged reasons for the 503s of the phase (digits folded to #), with examples. */
+  readonly unavailable: Record<string, { count: number; examples: string[] }>;
 }
 
 export interface FaultResult {
@@ -51,7 +58,9 @@ export async function benchFault(
   const redis = stores.redis!;
   const proxy = fault === 'redis-hung' ? await startTcpProxy(redis.port) : undefined;
   const circuit: string[] = [];
+  const reasons = unavailableReasons();
   const onLogLine = (line: string) => {
+    reasons.onLogLine(line);
     if (!line.includes('circuit_breaker')) return;
     const entry = JSON.parse(line) as { from: string; to: string };
     circuit.push(`${entry.from}→${entry.to}`);
@@ -80,14 +89,15 @@ export async function benchFault(
         ratePerSecond: options.ratePerSecond,
         requests: options.ratePerSecond * 2,
       });
+      reasons.take();
 
-      const healthy = await load();
+      const healthy = stats('healthy', await load(), reasons.take());
       const faultLoad = load();
       // The fault lands mid-load, with requests in flight.
       await new Promise((resolve) => setTimeout(resolve, 100));
       if (proxy) proxy.mode = 'hang';
       else await redis.kill();
-      const during = await faultLoad;
+      const during = stats('fault', await faultLoad, reasons.take());
 
       const backAt = performance.now();
       if (proxy) proxy.mode = 'pass';
@@ -109,7 +119,7 @@ export async function benchFault(
       return {
         fault,
         ratePerSecond: options.ratePerSecond,
-        phases: [stats('healthy', healthy), stats('fault', during), stats('recovered', recovered)],
+        phases: [healthy, during, stats('recovered', recovered, reasons.take())],
         recoveryMs,
         circuit,
       };
@@ -123,7 +133,11 @@ export async function benchFault(
   }
 }
 
-function stats(phase: PhaseStats['phase'], replies: readonly DecisionReply[]): PhaseStats {
+function stats(
+  phase: PhaseStats['phase'],
+  replies: readonly DecisionReply[],
+  unavailable: PhaseStats['unavailable'],
+): PhaseStats {
   const { p50, p99, max } = percentiles(replies.map((r) => r.ms));
   return {
     phase,
@@ -133,5 +147,6 @@ function stats(phase: PhaseStats['phase'], replies: readonly DecisionReply[]): P
     p99,
     max,
     outcomes: tally(replies),
+    unavailable,
   };
 }

@@ -291,6 +291,24 @@ export function renderReport(r: BenchResults): string {
         `- **${f.fault}**: during the fault p99 ${ms(during.p99)} ms (goal ≤ 10 ms — ${verdict(during.p99 <= 10)}), max ${ms(during.max)} ms, ${during.errors} errors (goal 0 — ${verdict(during.errors === 0)}); back on Redis ${f.recoveryMs === null ? '**never, within the phase**' : `${int(f.recoveryMs)} ms after it returned`}; circuit breaker (server log): ${transitions.join(', ') || 'no transition logged'}.`,
       );
     }
+    const reasons = r.faults.flatMap((f) =>
+      f.phases.flatMap((p) =>
+        Object.entries(p.unavailable ?? {}).map(
+          ([reason, { count, examples }]) =>
+            `| ${f.fault} | ${p.phase} | ${int(count)} | ${reason} | ${examples[0] ?? ''} |`,
+        ),
+      ),
+    );
+    if (reasons.length > 0) {
+      lines.push(
+        '',
+        "Why each 503 happened, from the server's log (digits folded to #):",
+        '',
+        '| fault | phase | 503s | reason | first as logged |',
+        '|---|---|---:|---|---|',
+        ...reasons,
+      );
+    }
     lines.push('');
   }
 

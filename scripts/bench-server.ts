@@ -99,6 +99,38 @@ export async function bundleServer(): Promise<ServerBundle> {
   };
 }
 
+/**
+ * Why the server answered 503, from its own log lines ("feature stores unavailable", logged at
+ * warn with the store's error): counts per message, digits folded to `#` so that "within 9 ms
+ * (timer ran 0.4 ms late)" and "... 1.2 ms late" count together, and the first few messages of
+ * each as logged (how late a timer ran tells a slow store from a stalled server). Pass
+ * `onLogLine` to startServer.
+ */
+export function unavailableReasons(examplesPerReason = 5): {
+  readonly onLogLine: (line: string) => void;
+  /** The tally since the last take(), which starts a new one (one per load phase). */
+  take(): Record<string, { count: number; examples: string[] }>;
+} {
+  let tally: Record<string, { count: number; examples: string[] }> = {};
+  return {
+    take() {
+      const taken = tally;
+      tally = {};
+      return taken;
+    },
+    onLogLine(line) {
+      // A cheap test first: at info level every decision is a line.
+      if (!line.includes('feature stores unavailable')) return;
+      const { error } = JSON.parse(line) as { error?: unknown };
+      const message = String(error ?? 'no error logged');
+      const reason = message.replace(/\d+(\.\d+)?/g, '#');
+      const entry = (tally[reason] ??= { count: 0, examples: [] });
+      entry.count++;
+      if (entry.examples.length < examplesPerReason) entry.examples.push(message);
+    },
+  };
+}
+
 export interface ServerProcess {
   readonly baseUrl: string;
   readonly pid: number;

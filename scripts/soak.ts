@@ -1,11 +1,12 @@
 /**
- * `npm run soak [-- --minutes 10 --rate 1000 --concurrency 8]`
+ * `npm run soak [-- --minutes 10 --rate 1000 --concurrency 8 --stores redis+dynamodb]`
  *
- * Steady load for N minutes against the bundled server (its own process, reading redis-server
- * over TCP, logging every decision at info level as in production, to /dev/null here) while the
- * SERVER's resident memory is sampled from /proc/<pid>/status. Goals (issue 6): RSS flat within
- * 10 % and 0 errors. Loopback only; bounded in requests and time; stops the server and
- * redis-server itself. Exits 1 when a goal is missed.
+ * Steady load for N minutes against the bundled server (its own process, in front of the stores of
+ * `--stores`, by default the deployed shape: Redis, then DynamoDB) while the SERVER's resident
+ * memory is sampled from /proc/<pid>/status. The server logs every decision at info level as in
+ * production, into a pipe the soak reads to tell why any 503 happened. Goals (issue 6): RSS flat
+ * within 10 % and 0 errors. Loopback only; bounded in requests and time; stops the server and the
+ * stores itself. Exits 1 when a goal is missed.
  *
  * "Flat" compares against the first sample after a warm-up (a fifth of the run, at most a
  * minute): V8 grows its heap and JIT caches during the first seconds of load by design; a leak
@@ -19,8 +20,8 @@ import {
   runLoad,
   tally,
 } from '../test/support/load.js';
-import { BENCH_API_KEY, bundleServer, startServer } from './bench-server.js';
-import { startStores } from './bench-stores.js';
+import { BENCH_API_KEY, bundleServer, startServer, unavailableReasons } from './bench-server.js';
+import { startStores, type StoreSetup } from './bench-stores.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -28,6 +29,9 @@ const { values: args } = parseArgs({
     rate: { type: 'string', default: '1000' },
     concurrency: { type: 'string', default: '8' },
     'sample-seconds': { type: 'string', default: '5' },
+    // The deployed shape by default: redis-server over TCP in front, DynamoDB (dynalite in its
+    // own process) behind. `redis` alone has nowhere to go when Redis stalls past the budget.
+    stores: { type: 'string', default: 'redis+dynamodb' },
   },
 });
 
@@ -47,10 +51,18 @@ function positive(name: keyof typeof args): number {
 
 const log = (message: string) => console.error(`[soak] ${message}`);
 
-const stores = await startStores('redis');
+const STORE_SETUPS: readonly StoreSetup[] = ['redis', 'redis+dynamodb', 'upstash', 'dynamodb'];
+const setup = args.stores as StoreSetup;
+if (!STORE_SETUPS.includes(setup))
+  throw new Error(`--stores must be one of ${STORE_SETUPS.join(', ')}, got "${args.stores}"`);
+
+const stores = await startStores(setup);
 const bundle = await bundleServer();
+// Every line is read (a pipe instead of /dev/null) to tell why any 503 happened.
+const reasons = unavailableReasons();
 const server = await startServer(bundle, {
   env: { ...stores.env, LOG_LEVEL: 'info' },
+  onLogLine: reasons.onLogLine,
   exposeGc: true,
 });
 const client = createDecisionClient(server.baseUrl, {
@@ -76,7 +88,7 @@ try {
     }
   }, sampleMs);
   log(
-    `${minutes} min at ${rate} decisions/s, ${concurrency} connections, server pid ${server.pid}`,
+    `${minutes} min at ${rate} decisions/s, ${concurrency} connections, stores ${setup}, server pid ${server.pid}`,
   );
   // Live heap (after a full GC in the server) at the end of the warm-up and at the end: RSS can
   // grow while V8 is merely lazy about collecting; a live heap that grows is a leak.
@@ -117,10 +129,15 @@ try {
   const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
   const flat = Math.abs(lastDrift) <= 0.1 && growth <= 0.1;
 
-  console.log(`# Soak: ${minutes} min, ${rate}/s target, ${concurrency} connections (${new Date().toISOString()})
+  console.log(`# Soak: ${minutes} min, ${rate}/s target, ${concurrency} connections, stores ${setup} (${new Date().toISOString()})
 
 requests ${latencies.length.toLocaleString('en-US')} in ${elapsedS.toFixed(0)} s (${Math.round(latencies.length / elapsedS)}/s); answers: ${JSON.stringify(answers)}
-errors ${errors} (goal 0: ${errors === 0 ? 'met' : 'NOT MET'})
+errors ${errors} (goal 0: ${errors === 0 ? 'met' : 'NOT MET'})${Object.entries(reasons.take())
+    .map(
+      ([reason, { count, examples }]) =>
+        `\n  503 × ${count}: ${reason}${examples.map((example) => `\n    e.g. ${example}`).join('')}`,
+    )
+    .join('')}
 latency ms: p50 ${latency.p50.toFixed(3)}, p90 ${latency.p90.toFixed(3)}, p99 ${latency.p99.toFixed(3)}, max ${latency.max.toFixed(1)}
 
 server RSS (${samples.length} samples every ${sampleMs / 1_000} s, warm-up ${Math.round(warmupMs / 1_000)} s):
@@ -131,7 +148,7 @@ server RSS (${samples.length} samples every ${sampleMs / 1_000} s, warm-up ${Mat
 flat within 10 % after warm-up: ${flat ? 'met' : 'NOT MET'}
 server live heap after a full GC: ${heapStart === undefined ? '–' : mib(heapStart / 1024)} after warm-up, ${mib(heapEnd / 1024)} at the end
 
-reproduce: npm run soak -- --minutes ${minutes} --rate ${rate} --concurrency ${concurrency}`);
+reproduce: npm run soak -- --minutes ${minutes} --rate ${rate} --concurrency ${concurrency} --stores ${setup}`);
   exitCode = errors === 0 && flat ? 0 : 1;
 } finally {
   client.close();
