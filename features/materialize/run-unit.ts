@@ -140,11 +140,13 @@ function columnLength(columns: ColumnarRows): number {
 }
 
 /**
- * One write() at a time per store within this process. DynamoDB's newer-value check is a
- * BatchGetItem followed by a BatchWriteItem (see online/dynamodb.ts), not atomic: two units
- * writing the same entity concurrently could let the older row land last. Serialising the calls
- * keeps "order does not matter" true for --parallel; each write() still pipelines internally,
- * and the units keep decoding in parallel while they wait.
+ * One write() at a time per store within this process, unless the store's writes are atomic per
+ * row (`atomicWrites`: the Redis stores). DynamoDB's newer-value check is a BatchGetItem followed
+ * by a BatchWriteItem (see online/dynamodb.ts), not atomic: two units writing the same entity
+ * concurrently could let the older row land last. Serialising its calls keeps "order does not
+ * matter" true for --parallel; each write() still pipelines internally, and the units keep
+ * decoding in parallel while they wait. Redis needs no turn: with --parallel 2, the units' writes
+ * overlap, so Redis is not left idle while one write's pipeline drains.
  */
 const writeQueues = new WeakMap<OnlineStore, Promise<unknown>>();
 
@@ -164,7 +166,9 @@ async function writeToStore(
   batch: readonly FeatureRecord[],
   perStore: Record<string, StoreWriteCounts>,
 ): Promise<void> {
-  const result = await writeInTurn(store, batch, deps.signal);
+  const result = await (store.atomicWrites
+    ? store.write(batch, { signal: deps.signal })
+    : writeInTurn(store, batch, deps.signal));
   perStore[store.name].written += result.written;
   perStore[store.name].skippedNotNewer += result.skippedNotNewer;
 }

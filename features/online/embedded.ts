@@ -26,6 +26,8 @@ interface StoredRow {
 
 export class EmbeddedStore implements OnlineStore {
   readonly name = 'embedded';
+  /** write() compares and sets each row synchronously. */
+  readonly atomicWrites = true;
   readonly #layout = new KeyLayout();
   /** view name → entity id → latest row */
   readonly #rows = new Map<FeatureViewName, Map<string, StoredRow>>();

@@ -85,6 +85,8 @@ const STORE = 'redis';
 
 export class RedisTcpStore implements OnlineStore {
   readonly name = STORE;
+  /** Each row is checked and set inside one script call (NEWER_WINS_SCRIPT). */
+  readonly atomicWrites = true;
   readonly layout: KeyLayout;
   readonly #client: RedisTcpClient;
   readonly #keyTtlMs: number;

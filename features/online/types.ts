@@ -90,6 +90,12 @@ export interface OnlineStore {
     records: readonly FeatureRecord[],
     options?: { signal?: AbortSignal },
   ): Promise<WriteResult>;
+  /**
+   * True when write() checks and sets each row in one atomic step (the Redis stores' script), so
+   * concurrent write() calls can run in any interleaving and the newest row still wins. Absent or
+   * false (DynamoDB: a read, then a write) makes the materializer issue one write() at a time.
+   */
+  readonly atomicWrites?: boolean;
   close?(): Promise<void>;
 }
 

@@ -56,6 +56,8 @@ const STORE = 'upstash';
 
 export class UpstashStore implements OnlineStore {
   readonly name = STORE;
+  /** Each row is checked and set inside one script call (NEWER_WINS_SCRIPT). */
+  readonly atomicWrites = true;
   readonly layout: KeyLayout;
   readonly #redis: Redis;
   readonly #keyTtlMs: number;
