@@ -35,7 +35,8 @@ export interface AppDeps {
   readonly background?: (work: Promise<void>) => void;
   /**
    * Deadline for a request's feature read across every store (the stores' own deadlines are
-   * shorter); past it the read is abandoned and the client gets 503. Default 10 ms.
+   * shorter); past it the read is abandoned and the client gets 503. Default 10 ms. A store that
+   * bounds its own reads (`boundsReadTime`: the FallbackStore) is left to its own deadlines.
    */
   readonly requestDeadlineMs?: number;
   /** API keys, CORS, secure headers, rate limiting (functions/http/security.ts). */

@@ -170,7 +170,10 @@ async function readWithDeadline(
   deadlineMs: number | undefined,
 ) {
   const reading = deps.store.read(applications, deps.views, { now: deps.now?.() });
-  if (deadlineMs === undefined) return reading;
+  // A store that bounds its own reads (Redis, then DynamoDB) is not raced a second time: after a
+  // stall of this server the request deadline would fire first and fail a fallback read that the
+  // store had only just started, and still gives its own deadline.
+  if (deadlineMs === undefined || deps.store.boundsReadTime) return reading;
   try {
     return await raceDeadline(reading, deadlineMs);
   } catch (error) {

@@ -333,6 +333,40 @@ describe('Redis in front of DynamoDB', () => {
     }
   });
 
+  // A deadline measures the store, not the server. Here the server itself stalls (a GC pause, a
+  // CPU taken by something else) for longer than the whole feature budget right after asking
+  // Redis: the DynamoDB read it then starts late must still get its own deadline. A request
+  // deadline raced around the FallbackStore fired in the same event-loop turn and failed it.
+  it('the server itself stalls past the budget mid-read: the fallback read it starts late still answers', async () => {
+    const proxy = await startTcpProxy(redis.port);
+    try {
+      const { client } = await startApp({
+        REDIS_URL: proxy.url,
+        REDIS_DEADLINE_MS: '50',
+        DYNAMODB_DEADLINE_MS: '200',
+      });
+      expectServedBy(await load(client, 20), 'redis');
+
+      proxy.replyDelayMs = 5_000; // this Redis answers, far too late
+      let stalls = 0;
+      proxy.onClientData = () => {
+        if (stalls++ > 0) return;
+        // The proxy runs in the server's process: this blocks the server's event loop, 600 ms
+        // from the moment it asked Redis, past the 50 + 200 ms budget.
+        const until = performance.now() + 600;
+        while (performance.now() < until);
+      };
+      const [reply] = await load(client, 1);
+      expect(stalls).toBe(1);
+      expect(reply).toMatchObject({ status: 200, servedBy: 'dynamodb', fallbackReason: 'timeout' });
+    } finally {
+      proxy.onClientData = undefined;
+      await running?.close();
+      running = undefined;
+      await proxy.stop();
+    }
+  });
+
   it('both stores down: 503 with Retry-After at once, no crash, decisions again when they return', async () => {
     const { client, baseUrl } = await startApp({ REDIS_URL: redis.url });
     expectAllDecided(await load(client, 50));

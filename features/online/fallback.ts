@@ -16,6 +16,12 @@
  * less than its own deadline. While the circuit is open, or when Redis refuses at once, DynamoDB
  * may take the whole 9 ms rather than fail a read at 5 ms that it would have answered at 6.
  *
+ * The budget counts from the read's start, but a deadline timer that fires late (the server
+ * itself stalled: a GC pause, a busy CPU) only declares a timeout after one I/O pass, and the
+ * secondary then still gets its own deadline from the moment it was asked: a store is never
+ * failed for time the server took from it. A request deadline around this store would undo that,
+ * so the app does not set one (`boundsReadTime`).
+ *
  * A primary past its deadline is not abandoned: its read is already in flight, so it races the
  * secondary's (a hedged request, as in "The Tail at Scale"), and the first complete answer wins.
  * A Redis stalled for 5 ms then still answers a read that a DynamoDB slower than the rest of the
@@ -56,6 +62,8 @@ export const DEFAULT_REFILL_DEADLINE_MS = 1_000;
 
 export class FallbackStore implements OnlineStore {
   readonly name: string;
+  /** Every read is bounded by the primary + secondary budget below. */
+  readonly boundsReadTime = true;
   readonly #primaryDeadlineMs: number;
   readonly #secondaryDeadlineMs: number;
   readonly #refillDeadlineMs: number;

@@ -96,6 +96,12 @@ export interface OnlineStore {
    * false (DynamoDB: a read, then a write) makes the materializer issue one write() at a time.
    */
   readonly atomicWrites?: boolean;
+  /**
+   * True when read() bounds its own time (FallbackStore: both reads raced against one budget).
+   * The request's deadline then does not race it a second time, which would cut short the
+   * fallback read that a stalled server started late (see FallbackStore).
+   */
+  readonly boundsReadTime?: boolean;
   close?(): Promise<void>;
 }
 

@@ -222,6 +222,8 @@ export interface TcpProxyHandle {
   mode: ProxyMode;
   /** In 'pass' mode, hold every chunk from the target this long before the client gets it. */
   replyDelayMs: number;
+  /** Called with each chunk from a client before it is forwarded (e.g. to stall this process). */
+  onClientData: ((chunk: Buffer) => void) | undefined;
   stop(): Promise<void>;
 }
 
@@ -236,6 +238,7 @@ export async function startTcpProxy(
   const pairs = new Set<[net.Socket, net.Socket]>();
   let current = mode;
   let replyDelayMs = 0;
+  let onClientData: ((chunk: Buffer) => void) | undefined;
   const apply = () => {
     for (const [client, upstream] of pairs) {
       if (current === 'hang') {
@@ -251,6 +254,7 @@ export async function startTcpProxy(
     const upstream = net.connect(targetPort, '127.0.0.1');
     const pair: [net.Socket, net.Socket] = [client, upstream];
     pairs.add(pair);
+    client.on('data', (chunk: Buffer) => onClientData?.(chunk));
     client.pipe(upstream);
     upstream.on('data', (chunk: Buffer) => {
       if (replyDelayMs > 0) setTimeout(() => client.write(chunk), replyDelayMs);
@@ -285,6 +289,12 @@ export async function startTcpProxy(
     },
     set replyDelayMs(ms: number) {
       replyDelayMs = ms;
+    },
+    get onClientData() {
+      return onClientData;
+    },
+    set onClientData(hook: ((chunk: Buffer) => void) | undefined) {
+      onClientData = hook;
     },
     async stop() {
       for (const [client, upstream] of pairs) {
