@@ -134,9 +134,13 @@ export class FallbackStore implements OnlineStore {
     let secondary: ReadResponse;
     const leftOfBudget =
       this.#primaryDeadlineMs + this.#secondaryDeadlineMs - (performance.now() - budgetStartedAt);
-    const secondaryRead = this.secondary.read(applications, views, { signal: options.signal, now });
-    const hedge = latePrimary && hedgeLatePrimary(latePrimary, secondaryRead, views);
+    let hedge: ReturnType<typeof hedgeLatePrimary> | undefined;
     try {
+      const secondaryRead = this.secondary.read(applications, views, {
+        signal: options.signal,
+        now,
+      });
+      hedge = latePrimary && hedgeLatePrimary(latePrimary, secondaryRead, views);
       const deadlineMs = Math.max(this.#secondaryDeadlineMs, leftOfBudget);
       if (hedge) {
         const first = await raceDeadline(hedge.first, deadlineMs);
