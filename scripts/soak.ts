@@ -14,6 +14,7 @@
  */
 import { parseArgs } from 'node:util';
 import {
+  cpuTicks,
   createDecisionClient,
   percentiles,
   residentKib,
@@ -78,6 +79,7 @@ const sample = () => {
 };
 
 let exitCode = 1;
+const ticksBefore = cpuTicks();
 try {
   sample();
   const sampler = setInterval(() => {
@@ -118,6 +120,11 @@ try {
   const heapEnd = (await server.liveHeap()).heapUsed;
 
   const elapsedS = (performance.now() - started) / 1_000;
+  const ticksAfter = cpuTicks();
+  const stealPercent =
+    ticksBefore && ticksAfter && ticksAfter.total > ticksBefore.total
+      ? (100 * (ticksAfter.steal - ticksBefore.steal)) / (ticksAfter.total - ticksBefore.total)
+      : undefined;
   const latency = percentiles(latencies);
   const steady = samples.filter((s) => s.atS * 1_000 >= warmupMs);
   const baseline = steady[0] ?? samples[0];
@@ -138,6 +145,7 @@ errors ${errors} (goal 0: ${errors === 0 ? 'met' : 'NOT MET'})${Object.entries(r
         `\n  503 × ${count}: ${reason}${examples.map((example) => `\n    e.g. ${example}`).join('')}`,
     )
     .join('')}
+CPU time stolen by the VM's host during the run: ${stealPercent === undefined ? 'unknown' : `${stealPercent.toFixed(2)} %`}
 latency ms: p50 ${latency.p50.toFixed(3)}, p90 ${latency.p90.toFixed(3)}, p99 ${latency.p99.toFixed(3)}, max ${latency.max.toFixed(1)}
 
 server RSS (${samples.length} samples every ${sampleMs / 1_000} s, warm-up ${Math.round(warmupMs / 1_000)} s):

@@ -306,6 +306,23 @@ export async function startTcpProxy(
   };
 }
 
+/**
+ * The machine's CPU time so far, in clock ticks summed over every CPU (Linux /proc/stat): all of
+ * it, and the part "stolen" — time a virtual CPU was runnable but its host ran something else,
+ * during which every process on it, stores included, stood still. Undefined where unavailable.
+ */
+export function cpuTicks(): { total: number; steal: number } | undefined {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0];
+    // cpu user nice system idle iowait irq softirq steal guest guest_nice
+    const fields = line.trim().split(/\s+/).slice(1, 9).map(Number);
+    if (fields.length < 8 || fields.some((n) => !Number.isFinite(n))) return undefined;
+    return { total: fields.reduce((a, b) => a + b, 0), steal: fields[7] };
+  } catch {
+    return undefined;
+  }
+}
+
 /** Resident set size of a process in KiB (Linux /proc), or undefined where unavailable. */
 export function residentKib(pid: number): number | undefined {
   try {
