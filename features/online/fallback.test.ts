@@ -65,6 +65,20 @@ afterAll(async () => {
   expect(text).not.toContain(OTHER.dob_ssn);
 });
 
+/** The test table through a TCP proxy in front of dynalite, to delay its answers. */
+async function dynamoBehindProxy() {
+  const proxy = await startTcpProxy(Number(new URL(dynalite.endpoint).port));
+  const store = new DynamoDbStore({
+    tableName: 'online-fallback',
+    clientConfig: {
+      endpoint: `http://127.0.0.1:${proxy.port}`,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 't', secretAccessKey: 't' },
+    },
+  });
+  return { proxy, store };
+}
+
 function redisStore(url = redis.url, keyPrefix = uniquePrefix()) {
   const store = new RedisTcpStore({ url, keyPrefix, logger });
   opened.push(store);
@@ -255,15 +269,7 @@ describe('FallbackStore', () => {
   it('gives the secondary what the primary left of the budget: with the circuit open, all of it', async () => {
     const silent = net.createServer(() => {});
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
-    const slowDynamo = await startTcpProxy(Number(new URL(dynalite.endpoint).port));
-    const secondary = new DynamoDbStore({
-      tableName: 'online-fallback',
-      clientConfig: {
-        endpoint: `http://127.0.0.1:${slowDynamo.port}`,
-        region: 'us-east-1',
-        credentials: { accessKeyId: 't', secretAccessKey: 't' },
-      },
-    });
+    const { proxy: slowDynamo, store: secondary } = await dynamoBehindProxy();
     try {
       const url = `redis://127.0.0.1:${(silent.address() as AddressInfo).port}`;
       const store = new FallbackStore(redisStore(url), secondary, {
@@ -298,17 +304,10 @@ describe('FallbackStore', () => {
       silent.close();
     }
   });
+
   it('a Redis past its deadline still answers when it beats DynamoDB (hedged), and drops out when it misses', async () => {
     const slowRedis = await startTcpProxy(redis.port);
-    const slowDynamo = await startTcpProxy(Number(new URL(dynalite.endpoint).port));
-    const secondary = new DynamoDbStore({
-      tableName: 'online-fallback',
-      clientConfig: {
-        endpoint: `http://127.0.0.1:${slowDynamo.port}`,
-        region: 'us-east-1',
-        credentials: { accessKeyId: 't', secretAccessKey: 't' },
-      },
-    });
+    const { proxy: slowDynamo, store: secondary } = await dynamoBehindProxy();
     try {
       const prefix = uniquePrefix();
       await redisStore(redis.url, prefix).write([
