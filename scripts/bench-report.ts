@@ -22,6 +22,8 @@ export interface MachineInfo {
   readonly loadAverageEnd?: string;
   /** The KVM guest's halt polling (haltpoll cpuidle driver), ns; undefined where there is none. */
   readonly guestHaltPollNs?: number;
+  /** Share of CPU time the VM's host stole (/proc/stat), over the run and per section, %. */
+  readonly stealPercent?: { overall: number; bySection: Record<string, number> };
 }
 
 export const GUEST_HALT_POLL_NS = '/sys/module/haltpoll/parameters/guest_halt_poll_ns';
@@ -105,9 +107,20 @@ export function renderReport(r: BenchResults): string {
     `| commit | ${m.commit} |`,
     `| load average (1/5/15 min) at start / end | ${m.loadAverageStart} / ${m.loadAverageEnd ?? '–'} |`,
     `| KVM guest halt polling (guest_halt_poll_ns) | ${m.guestHaltPollNs === undefined ? 'none (not a KVM guest with haltpoll)' : `${int(m.guestHaltPollNs)} ns${m.guestHaltPollNs === 0 ? ': off, an idle vCPU halts at once' : ''}`} |`,
+    ...(m.stealPercent
+      ? [
+          `| CPU time stolen by the VM's host (whole run; per section) | ${m.stealPercent.overall.toFixed(2)} % (${Object.entries(
+            m.stealPercent.bySection,
+          )
+            .map(([section, share]) => `${section} ${share.toFixed(2)} %`)
+            .join(', ')}) |`,
+        ]
+      : []),
     '',
     'Client, server and stores all run on this machine and share its cores. A load average near or',
     'above the CPU count means other work competed with the benchmark and the figures are pessimistic.',
+    'So does steal: time a virtual CPU was ready to run but its host ran something else, when every',
+    'process on it, stores included, stood still (an idle minute of this VM: ~0.6 %).',
     '',
     `Sections run: ${r.sections.join(', ')}.`,
     '',

@@ -35,6 +35,7 @@ import {
 } from './bench-serving.js';
 import type { StoreSetup } from './bench-stores.js';
 import { benchThroughput } from './bench-throughput.js';
+import { cpuTicks } from '../test/support/load.js';
 
 const SECTIONS = [
   'sequential',
@@ -93,11 +94,23 @@ const say = (message: string) => console.error(`[bench] ${message}`);
 const restoreHaltPoll = await setGuestHaltPoll(args['guest-halt-poll-ns']);
 const results: BenchResults = { machine: await collectMachineInfo(), quick, sections };
 
+// The host's steal per section: a section that ran while the host took the CPUs reads slower.
+const marks: Array<{ section: string; ticks: ReturnType<typeof cpuTicks> }> = [];
+const markSection = (section: string) => marks.push({ section, ticks: cpuTicks() });
+const stealShare = (
+  from: ReturnType<typeof cpuTicks>,
+  to: ReturnType<typeof cpuTicks>,
+): number | undefined =>
+  from && to && to.total > from.total
+    ? (100 * (to.steal - from.steal)) / (to.total - from.total)
+    : undefined;
+
 let bundle: ServerBundle | undefined;
 const serverBundle = async () => (bundle ??= await bundleServer());
 
 try {
   if (sections.includes('sequential')) {
+    markSection('sequential');
     const sequential: SequentialResult[] = [];
     for (const setup of ['redis', 'upstash', 'dynamodb', 'embedded'] satisfies StoreSetup[]) {
       say(`sequential HTTP decisions, ${setup}`);
@@ -123,6 +136,7 @@ try {
     };
   }
   if (sections.includes('compute')) {
+    markSection('compute');
     say('in-process compute');
     results.compute = {
       iterations: sizes.computeIterations,
@@ -130,10 +144,12 @@ try {
     };
   }
   if (sections.includes('cold-start')) {
+    markSection('cold-start');
     say('cold start');
     results.coldStart = await benchColdStart(sizes.coldStartRuns);
   }
   if (sections.includes('throughput')) {
+    markSection('throughput');
     say('throughput (autocannon)');
     const throughput = await benchThroughput(await serverBundle(), {
       ...sizes.throughput,
@@ -142,6 +158,7 @@ try {
     results.throughput = { ...throughput, seconds: sizes.throughput.seconds };
   }
   if (sections.includes('faults')) {
+    markSection('faults');
     const faults: FaultResult[] = [];
     for (const fault of ['redis-killed', 'redis-hung'] as const) {
       say(`fault phase: ${fault}`);
@@ -150,6 +167,7 @@ try {
     results.faults = faults;
   }
   if (sections.includes('materialize')) {
+    markSection('materialize');
     say(`materialization (scripts/bench-materialize.ts ${sizes.materialize.join(' ')})`);
     results.materialize = {
       args: sizes.materialize,
@@ -161,9 +179,17 @@ try {
   await restoreHaltPoll();
 }
 
+markSection('end');
+const bySection: Record<string, number> = {};
+for (let i = 0; i + 1 < marks.length; i++) {
+  const share = stealShare(marks[i].ticks, marks[i + 1].ticks);
+  if (share !== undefined) bySection[marks[i].section] = share;
+}
+const overall = marks.length > 1 ? stealShare(marks[0].ticks, marks.at(-1)!.ticks) : undefined;
 results.machine = {
   ...results.machine,
   loadAverageEnd: (await collectMachineInfo()).loadAverageStart,
+  ...(overall === undefined ? {} : { stealPercent: { overall, bySection } }),
 };
 await writeFile(args.out!, renderReport(results));
 say(`wrote ${path.relative(process.cwd(), args.out!) || args.out}`);
