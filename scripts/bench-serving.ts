@@ -104,6 +104,45 @@ export interface ComputeResult extends Percentiles {
    * sequential requests): how much slower the same code runs on a CPU that has just woken.
    */
   readonly afterIdle: Percentiles;
+  /** The machine's own interruptions, measured right after the back-to-back run. */
+  readonly interruptions: Interruptions;
+}
+
+export interface Interruptions {
+  /** Gaps longer than `thresholdUs` between two back-to-back reads of the clock, per ms. */
+  readonly perMs: number;
+  readonly medianGapUs: number;
+  readonly p90GapUs: number;
+  readonly thresholdUs: number;
+  readonly spanMs: number;
+}
+
+/**
+ * How often this thread is taken off its CPU (interrupts, the host's steal, the scheduler): a loop
+ * that only reads the clock, for `spanMs`, counts the gaps between two reads longer than
+ * `thresholdUs` (back to back, reads are well under 1 µs apart). A decision that takes t µs
+ * meets such a gap with probability ≈ perMs × t / 1000, whatever its code does: that share of
+ * the samples is the floor under the compute percentiles.
+ */
+export function measureInterruptions(spanMs = 200, thresholdUs = 5): Interruptions {
+  const gaps: number[] = [];
+  const started = performance.now();
+  let previous = started;
+  let now = started;
+  while (now - started < spanMs) {
+    now = performance.now();
+    const gapUs = (now - previous) * 1000;
+    if (gapUs > thresholdUs) gaps.push(gapUs);
+    previous = now;
+  }
+  const spread = percentiles(gaps);
+  return {
+    perMs: gaps.length / (now - started),
+    medianGapUs: gaps.length ? spread.p50 : 0,
+    p90GapUs: gaps.length ? spread.p90 : 0,
+    thresholdUs,
+    spanMs: now - started,
+  };
 }
 
 export async function benchCompute(iterations: number): Promise<ComputeResult> {
@@ -133,13 +172,14 @@ export async function benchCompute(iterations: number): Promise<ComputeResult> {
     const elapsed = decideOnce();
     if (i >= warmup) samples[i - warmup] = elapsed;
   }
+  const interruptions = measureInterruptions();
   const idleRuns = Math.min(3_000, iterations);
   const afterIdle = new Float64Array(idleRuns);
   for (let i = 0; i < idleRuns; i++) {
     await new Promise((resolve) => setTimeout(resolve, 1));
     afterIdle[i] = decideOnce();
   }
-  return { ...percentiles(samples), afterIdle: percentiles(afterIdle) };
+  return { ...percentiles(samples), afterIdle: percentiles(afterIdle), interruptions };
 }
 
 /**
