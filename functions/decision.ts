@@ -171,8 +171,8 @@ async function readWithDeadline(
 ) {
   const reading = deps.store.read(applications, deps.views, { now: deps.now?.() });
   // A store that bounds its own reads (Redis, then DynamoDB) is not raced a second time: after a
-  // stall of this server the request deadline would fire first and fail a fallback read that the
-  // store had only just started, and still gives its own deadline.
+  // stall of this server, the request deadline fired in the same turn as the store's own Redis
+  // deadline and failed the DynamoDB read the store had only just started under its own deadline.
   if (deadlineMs === undefined || deps.store.boundsReadTime) return reading;
   try {
     return await raceDeadline(reading, deadlineMs);

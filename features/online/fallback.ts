@@ -18,9 +18,9 @@
  *
  * The budget counts from the read's start, but a deadline timer that fires late (the server
  * itself stalled: a GC pause, a busy CPU) only declares a timeout after one I/O pass, and the
- * secondary then still gets its own deadline from the moment it was asked: a store is never
- * failed for time the server took from it. A request deadline around this store would undo that,
- * so the app does not set one (`boundsReadTime`).
+ * secondary then still gets its own deadline from the moment it was asked: time the server lost
+ * is not charged to the secondary. A request deadline around this store would undo that, so the
+ * app does not set one (`boundsReadTime`).
  *
  * A primary past its deadline is not abandoned: its read is already in flight, so it races the
  * secondary's (a hedged request, as in "The Tail at Scale"), and the first complete answer wins.
