@@ -265,6 +265,22 @@ export function renderReport(r: BenchResults): string {
         : `No step had p99 ≤ ${P99_LIMIT_MS} ms with 0 errors. Goal (issue 6): ≥ 5,000/s — **not met**.`,
       '',
     );
+    const reasons = t.steps.flatMap((step) =>
+      Object.entries(step.unavailable ?? {}).map(
+        ([reason, { count, examples }]) =>
+          `| ${step.connections} | ${int(count)} | ${reason} | ${examples[0] ?? ''} |`,
+      ),
+    );
+    if (reasons.length > 0) {
+      lines.push(
+        "Why each 503 happened, from the server's log (digits folded to #; other errors are the client's: connection errors and timeouts):",
+        '',
+        '| connections | 503s | reason | first as logged |',
+        '|---:|---:|---|---|',
+        ...reasons,
+        '',
+      );
+    }
   }
 
   if (r.faults) {

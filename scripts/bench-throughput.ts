@@ -15,7 +15,13 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { percentiles } from '../test/support/load.js';
-import { BENCH_API_KEY, canPin, startServer, type ServerBundle } from './bench-server.js';
+import {
+  BENCH_API_KEY,
+  canPin,
+  startServer,
+  unavailableReasons,
+  type ServerBundle,
+} from './bench-server.js';
 import { startStores } from './bench-stores.js';
 
 export const P99_LIMIT_MS = 5;
@@ -31,6 +37,8 @@ export interface LoadStep {
   readonly max: number;
   /** Non-200 answers, connection errors and timeouts. */
   readonly errors: number;
+  /** The server's logged reasons for its 503s in this step (digits folded to #), with examples. */
+  readonly unavailable?: Record<string, { count: number; examples: string[] }>;
 }
 
 export interface ThroughputResult {
@@ -55,8 +63,11 @@ export async function benchThroughput(
   const pinned = options.pin && canPin();
   const stores = await startStores('redis');
   try {
+    // At warn level the server logs only what went wrong: each 503 with its reason.
+    const reasons = unavailableReasons();
     const server = await startServer(bundle, {
       env: { ...stores.env, LOG_LEVEL: 'warn' },
+      onLogLine: reasons.onLogLine,
       cpus: pinned ? '0' : undefined,
     });
     try {
@@ -67,9 +78,10 @@ export async function benchThroughput(
           pinned ? '1' : undefined,
         );
       await run(8, Math.min(3, options.seconds)); // JIT warm-up, not reported
+      reasons.take();
       const steps: LoadStep[] = [];
       for (const connections of options.connections) {
-        const step = await run(connections, options.seconds);
+        const step = { ...(await run(connections, options.seconds)), unavailable: reasons.take() };
         steps.push(step);
         console.error(
           `  ${connections} connections: ${Math.round(step.decisionsPerSecond)}/s, p99 ${step.p99.toFixed(2)} ms, ${step.errors} errors`,
