@@ -15,9 +15,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { readFileSync } from 'node:fs';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { build } from 'esbuild';
-import { createDynamoDbTable, DynamoDbStore } from '../features/online/dynamodb.js';
+import { DynamoDbStore } from '../features/online/dynamodb.js';
 import { startDynalite } from '../test/harness/dynalite.js';
 import { applicationFor, creditRecord, zipcodeRecord } from '../test/fixtures/applicant.js';
 import { functionUrlEvent } from '../test/fixtures/lambda-events.js';
@@ -31,17 +30,17 @@ const dir = await mkdtemp(path.join(os.tmpdir(), 'lambda-cold-'));
 const dynalite = await startDynalite();
 try {
   const table = 'features';
-  const client = new DynamoDBClient({
-    endpoint: dynalite.endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+  const store = new DynamoDbStore({
+    tableName: table,
+    clientConfig: {
+      endpoint: dynalite.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+    },
   });
-  await createDynamoDbTable(client, table);
-  await new DynamoDbStore({ tableName: table, client }).write([
-    zipcodeRecord(),
-    creditRecord(APPLICANT),
-  ]);
-  client.destroy();
+  await store.createTable();
+  await store.write([zipcodeRecord(), creditRecord(APPLICANT)]);
+  await store.close();
 
   const outfile = path.join(dir, 'lambda.mjs');
   const result = await build({

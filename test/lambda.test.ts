@@ -1,6 +1,5 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { DynamoDbStore, createDynamoDbTable } from '../features/online/dynamodb.js';
+import { DynamoDbStore } from '../features/online/dynamodb.js';
 import { RedisTcpStore } from '../features/online/redis-tcp.js';
 import { startDynalite, type DynaliteHandle } from './harness/dynalite.js';
 import { startRedisServer, type RedisServerHandle } from './harness/redis-server.js';
@@ -29,17 +28,17 @@ const saved = { ...process.env };
 
 beforeAll(async () => {
   [redis, dynalite] = await Promise.all([startRedisServer(), startDynalite()]);
-  const client = new DynamoDBClient({
-    endpoint: dynalite.endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  const store = new DynamoDbStore({
+    tableName: table,
+    clientConfig: {
+      endpoint: dynalite.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    },
   });
-  await createDynamoDbTable(client, table);
-  await new DynamoDbStore({ tableName: table, client }).write([
-    zipcodeRecord(),
-    creditRecord(APPLICANT),
-  ]);
-  client.destroy();
+  await store.createTable();
+  await store.write([zipcodeRecord(), creditRecord(APPLICANT)]);
+  await store.close();
 });
 
 afterAll(async () => {
