@@ -7,16 +7,27 @@ import {
 import {
   parquetMetadataAsync,
   parquetRead,
+  parquetSchema,
   type AsyncBuffer,
   type FileMetaData,
   type ParquetParsers,
+  type SchemaTree,
 } from 'hyparquet';
+import { parquetPlan, prefetchAsyncBuffer } from 'hyparquet/src/plan.js';
+import { getTreePath } from 'hyparquet/src/schema.js';
+import {
+  decodeNumericChunk,
+  numericConversion,
+  type NumericConversion,
+} from './parquet-numeric.js';
 
 /**
  * Schema-checked, columnar Parquet reading on top of hyparquet. Every column is checked against
  * the expected type before a data page is read, so a wrong file fails fast with a message naming
  * the file and the column. Output is columnar because callers scan 30k–10M rows: numbers land
- * in one Float64Array per column (null → NaN), strings in one array (null → null).
+ * in one Float64Array per column (null → NaN), strings in one array (null → null). Flat numeric
+ * columns of the common types are decoded by parquet-numeric.ts (no BigInt per value); strings
+ * and unusual types go through hyparquet's parquetRead. Both read from one set of byte ranges.
  */
 
 /** int64, double and timestamp (epoch ms) columns: Float64Array, null → NaN. */
@@ -181,10 +192,7 @@ function copyChunk(
       numbers[row - from] = NaN;
     } else if (typeof value === 'bigint') {
       if (value > 9007199254740991n || value < -9007199254740991n) {
-        throw new ParquetReadError(
-          location,
-          `column "${spec.name}": value at row ${row} is beyond Number.MAX_SAFE_INTEGER and cannot be represented exactly`,
-        );
+        throw unsafeIntegerError(location, spec, row);
       }
       numbers[row - from] = Number(value);
     } else {
@@ -201,6 +209,28 @@ function nullError(location: string, spec: ColumnSpec, row: number): ParquetSche
   );
 }
 
+interface FastColumn {
+  readonly spec: ColumnSpec;
+  readonly schemaPath: SchemaTree[];
+  readonly conversion: NumericConversion;
+}
+
+/** The numeric columns parquet-numeric.ts decodes; the others take hyparquet's full path. */
+function fastColumns(
+  metadata: FileMetaData,
+  columns: readonly ColumnSpec[],
+): Map<string, FastColumn> {
+  const fast = new Map<string, FastColumn>();
+  const tree = parquetSchema(metadata);
+  for (const spec of columns) {
+    if (spec.type === 'string') continue;
+    const schemaPath = getTreePath(tree, [spec.name]);
+    const conversion = numericConversion(schemaPath);
+    if (conversion) fast.set(spec.name, { spec, schemaPath, conversion });
+  }
+  return fast;
+}
+
 async function readRange(
   file: AsyncBuffer,
   metadata: FileMetaData,
@@ -211,31 +241,100 @@ async function readRange(
 ): Promise<ColumnarRows> {
   const out = allocate(columns, Math.max(to - from, 0));
   if (to <= from) return out;
-  const byName = new Map(columns.map((spec) => [spec.name, spec]));
+  const fast = fastColumns(metadata, columns);
+  const rest = columns.filter((spec) => !fast.has(spec.name));
+  // One plan and one set of byte-range reads for every column (hyparquet coalesces neighbouring
+  // chunks into runs of up to 2 MB); both decoding paths below read from it.
+  const plan = parquetPlan({
+    file,
+    metadata,
+    rowStart: from,
+    rowEnd: to,
+    columns: columns.map((c) => c.name),
+  });
+  const source = prefetchAsyncBuffer(file, plan);
+  const byName = new Map(rest.map((spec) => [spec.name, spec]));
   let failure: unknown;
-  try {
-    await parquetRead({
-      file,
-      metadata,
-      columns: columns.map((c) => c.name),
-      rowStart: from,
-      rowEnd: to,
-      parsers: epochMsParsers,
-      onChunk: ({ columnName, columnData, rowStart }) => {
-        const spec = byName.get(columnName);
-        if (!spec || failure) return;
-        try {
-          copyChunk(location, spec, out[columnName], columnData, rowStart, from, to);
-        } catch (error) {
-          failure = error;
-        }
-      },
-    });
-  } catch (error) {
-    throw asReadError(location, 'corrupt or truncated Parquet data', error);
+  const readRest =
+    rest.length === 0
+      ? Promise.resolve()
+      : parquetRead({
+          file: source,
+          metadata,
+          columns: rest.map((c) => c.name),
+          rowStart: from,
+          rowEnd: to,
+          parsers: epochMsParsers,
+          onChunk: ({ columnName, columnData, rowStart }) => {
+            const spec = byName.get(columnName);
+            if (!spec || failure) return;
+            try {
+              copyChunk(location, spec, out[columnName], columnData, rowStart, from, to);
+            } catch (error) {
+              failure = error;
+            }
+          },
+        });
+  const readFast = Promise.all(
+    plan.groups.flatMap((group) =>
+      group.chunks.map(async (chunk) => {
+        const column = fast.get(chunk.columnMetadata.path_in_schema[0]);
+        if (!column) return;
+        const bytes = await source.slice(chunk.range.startByte, chunk.range.endByte);
+        decodeFastChunk(location, column, out, bytes, chunk.columnMetadata, group, from, to);
+      }),
+    ),
+  );
+  // Both settle before any error is thrown, so no read is left running behind a failure.
+  const [restResult, fastResult] = await Promise.allSettled([readRest, readFast]);
+  for (const result of [restResult, fastResult]) {
+    if (result.status === 'rejected') {
+      throw asReadError(location, 'corrupt or truncated Parquet data', result.reason);
+    }
   }
   if (failure) throw asReadError(location, 'cannot decode column data', failure);
   return out;
+}
+
+/** Decodes a whole chunk of a row group, then keeps the rows of [from, to). */
+function decodeFastChunk(
+  location: string,
+  { spec, schemaPath, conversion }: FastColumn,
+  out: ColumnarRows,
+  bytes: ArrayBuffer,
+  meta: Parameters<typeof decodeNumericChunk>[1],
+  group: { groupStart: number; groupRows: number },
+  from: number,
+  to: number,
+): void {
+  const { groupStart, groupRows } = group;
+  const start = Math.max(from, groupStart);
+  const end = Math.min(to, groupStart + groupRows);
+  const whole = start === groupStart && end === groupStart + groupRows;
+  const column = out[spec.name] as NumericColumn;
+  // A wholly selected group decodes in place; a partial one through a scratch array.
+  const target = whole
+    ? column.subarray(groupStart - from, groupStart - from + groupRows)
+    : new Float64Array(groupRows);
+  const inRange = (row: number) => groupStart + row >= start && groupStart + row < end;
+  try {
+    decodeNumericChunk(bytes, meta, schemaPath, conversion, spec.nullable !== false, target, {
+      null: (row) => (inRange(row) ? nullError(location, spec, groupStart + row) : undefined),
+      unsafe: (row) =>
+        inRange(row) ? unsafeIntegerError(location, spec, groupStart + row) : undefined,
+    });
+  } catch (error) {
+    if (error instanceof ParquetReadError || error instanceof ParquetSchemaError) throw error;
+    throw asReadError(location, `cannot decode column "${spec.name}"`, error);
+  }
+  if (!whole) column.set(target.subarray(start - groupStart, end - groupStart), start - from);
+}
+
+function unsafeIntegerError(location: string, spec: ColumnSpec, row: number): ParquetReadError {
+  return new ParquetReadError(
+    location,
+    `column "${spec.name}": value at row ${row} is beyond Number.MAX_SAFE_INTEGER and cannot be represented exactly`,
+  );
 }
 
 /**
