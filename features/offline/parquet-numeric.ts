@@ -88,7 +88,7 @@ const TWO_32 = 4294967296;
  * row group's rows. Throws on a chunk whose pages do not add up to that many rows.
  */
 export function decodeNumericChunk(
-  bytes: ArrayBuffer,
+  bytes: Uint8Array,
   meta: ColumnMetaData,
   schemaPath: SchemaTree[],
   conversion: NumericConversion,
@@ -106,7 +106,10 @@ export function decodeNumericChunk(
   } as ColumnDecoder;
   const maxDefinitionLevel = getMaxDefinitionLevel(schemaPath);
   const timestamp = isTimestamp(element);
-  const reader = { view: new DataView(bytes), offset: 0 };
+  const reader = {
+    view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+    offset: 0,
+  };
   let dictionary: Float64Array | undefined;
   let dictionaryUnsafe: Uint8Array | undefined;
   let row = 0;
@@ -118,7 +121,7 @@ export function decodeNumericChunk(
     if (!Number.isSafeInteger(size) || size < 0 || reader.offset + size > bytes.byteLength) {
       throw new Error('page header gives an impossible page size');
     }
-    const compressed = new Uint8Array(bytes, reader.offset, size);
+    const compressed = bytes.subarray(reader.offset, reader.offset + size);
     reader.offset += size;
     if (header.type === 'DICTIONARY_PAGE') {
       const page = decompressPage(

@@ -13,7 +13,7 @@ import {
   type ParquetParsers,
   type SchemaTree,
 } from 'hyparquet';
-import { parquetPlan, prefetchAsyncBuffer } from 'hyparquet/src/plan.js';
+import { parquetPlan } from 'hyparquet/src/plan.js';
 import { getTreePath } from 'hyparquet/src/schema.js';
 import {
   decodeNumericChunk,
@@ -209,6 +209,43 @@ function nullError(location: string, spec: ColumnSpec, row: number): ParquetSche
   );
 }
 
+/**
+ * The plan's byte ranges, each read once. What hyparquet's prefetchAsyncBuffer does, plus `view`:
+ * a chunk for parquet-numeric.ts is a view into its range rather than a copy (the copies were
+ * megabytes of garbage per row group). `asyncBuffer` serves parquetRead as prefetchAsyncBuffer
+ * would: a copy of a range when it holds the slice, else a read of its own.
+ */
+function prefetchRanges(
+  file: AsyncBuffer,
+  fetches: readonly { startByte: number; endByte: number }[],
+): { view(start: number, end: number): Promise<Uint8Array>; asyncBuffer: AsyncBuffer } {
+  const ranges = fetches.map(({ startByte, endByte }) => {
+    const bytes = Promise.resolve(file.slice(startByte, endByte));
+    // Observed here; whoever reads the range sees the rejection.
+    bytes.catch(() => undefined);
+    return { startByte, endByte, bytes };
+  });
+  const holding = (start: number, end: number) =>
+    ranges.find((range) => range.startByte <= start && end <= range.endByte);
+  return {
+    async view(start, end) {
+      const range = holding(start, end);
+      if (!range) return new Uint8Array(await file.slice(start, end));
+      return new Uint8Array(await range.bytes, start - range.startByte, end - start);
+    },
+    asyncBuffer: {
+      byteLength: file.byteLength,
+      slice(start, end = file.byteLength) {
+        const range = holding(start, end);
+        if (!range) return file.slice(start, end);
+        return range.bytes.then((bytes) =>
+          bytes.slice(start - range.startByte, end - range.startByte),
+        );
+      },
+    },
+  };
+}
+
 interface FastColumn {
   readonly spec: ColumnSpec;
   readonly schemaPath: SchemaTree[];
@@ -252,14 +289,14 @@ async function readRange(
     rowEnd: to,
     columns: columns.map((c) => c.name),
   });
-  const source = prefetchAsyncBuffer(file, plan);
+  const source = prefetchRanges(file, plan.fetches);
   const byName = new Map(rest.map((spec) => [spec.name, spec]));
   let failure: unknown;
   const readRest =
     rest.length === 0
       ? Promise.resolve()
       : parquetRead({
-          file: source,
+          file: source.asyncBuffer,
           metadata,
           columns: rest.map((c) => c.name),
           rowStart: from,
@@ -280,7 +317,7 @@ async function readRange(
       group.chunks.map(async (chunk) => {
         const column = fast.get(chunk.columnMetadata.path_in_schema[0]);
         if (!column) return;
-        const bytes = await source.slice(chunk.range.startByte, chunk.range.endByte);
+        const bytes = await source.view(chunk.range.startByte, chunk.range.endByte);
         decodeFastChunk(location, column, out, bytes, chunk.columnMetadata, group, from, to);
       }),
     ),
@@ -301,7 +338,7 @@ function decodeFastChunk(
   location: string,
   { spec, schemaPath, conversion }: FastColumn,
   out: ColumnarRows,
-  bytes: ArrayBuffer,
+  bytes: Uint8Array,
   meta: Parameters<typeof decodeNumericChunk>[1],
   group: { groupStart: number; groupRows: number },
   from: number,
