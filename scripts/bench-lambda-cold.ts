@@ -16,8 +16,7 @@ import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { readFileSync } from 'node:fs';
 import { build } from 'esbuild';
-import { DynamoDbStore } from '../features/online/dynamodb.js';
-import { startDynalite } from '../test/harness/dynalite.js';
+import { seedDynaliteTable, startDynalite } from '../test/harness/dynalite.js';
 import { applicationFor, creditRecord, zipcodeRecord } from '../test/fixtures/applicant.js';
 import { functionUrlEvent } from '../test/fixtures/lambda-events.js';
 
@@ -30,17 +29,7 @@ const dir = await mkdtemp(path.join(os.tmpdir(), 'lambda-cold-'));
 const dynalite = await startDynalite();
 try {
   const table = 'features';
-  const store = new DynamoDbStore({
-    tableName: table,
-    clientConfig: {
-      endpoint: dynalite.endpoint,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
-    },
-  });
-  await store.createTable();
-  await store.write([zipcodeRecord(), creditRecord(APPLICANT)]);
-  await store.close();
+  await seedDynaliteTable(dynalite.endpoint, table, [zipcodeRecord(), creditRecord(APPLICANT)]);
 
   const outfile = path.join(dir, 'lambda.mjs');
   const result = await build({

@@ -17,6 +17,7 @@ import { creditHistory } from '../features/definitions.js';
 import { KeyLayout, viewFieldNames } from '../features/online/key-layout.js';
 import { NEWER_WINS_SCRIPT, newerWinsInvocations } from '../features/online/redis-commands.js';
 import type { FeatureRecord } from '../features/online/types.js';
+import { creditRecord } from '../test/harness/feature-records.js';
 import { startRedisServer } from '../test/harness/redis-server.js';
 
 const { values: args } = parseArgs({ options: { rows: { type: 'string', default: '200000' } } });
@@ -25,15 +26,17 @@ const BATCH = 1_000;
 
 const layout = new KeyLayout({});
 const names = viewFieldNames(creditHistory);
-const records: FeatureRecord[] = Array.from({ length: rows }, (_, i) => ({
-  view: creditHistory,
-  entityKey: `19${String(i % 100).padStart(2, '0')}0101_${String(i).padStart(4, '0')}`,
-  eventTimestamp: 1_700_000_000_000 + i,
-  createdTimestamp: 1_700_000_000_000 + i,
-  values: Object.fromEntries(
-    creditHistory.features.map((f, j) => [f.name, (i * 7 + j * 1_013) % 100_000]),
+// Distinct values per row, as real data has (Lua interns equal strings).
+const records: FeatureRecord[] = Array.from({ length: rows }, (_, i) =>
+  creditRecord(
+    `19${String(i % 100).padStart(2, '0')}0101_${String(i).padStart(4, '0')}`,
+    1_700_000_000_000 + i,
+    1_700_000_000_000 + i,
+    Object.fromEntries(
+      creditHistory.features.map((f, j) => [f.name, (i * 7 + j * 1_013) % 100_000]),
+    ),
   ),
-}));
+);
 
 function hsetCommand(record: FeatureRecord): string[] {
   const command = ['HSET', layout.redisKey('dob_ssn', record.entityKey)];

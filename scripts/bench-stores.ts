@@ -9,11 +9,11 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
-import { DynamoDbStore, createDynamoDbTable } from '../features/online/dynamodb.js';
 import { RedisTcpStore } from '../features/online/redis-tcp.js';
 import type { FeatureRecord } from '../features/online/types.js';
 import { DEFAULT_SAMPLE_DATA_DIR } from '../functions/node-runtime.js';
 import { applicationFor, creditRecord, zipcodeRecord } from '../test/fixtures/applicant.js';
+import { DYNALITE_CREDENTIALS, seedDynaliteTable } from '../test/harness/dynalite.js';
 import { freePort } from '../test/harness/free-port.js';
 import { startRedisServer, type RedisServerHandle } from '../test/harness/redis-server.js';
 import { startUpstashBridge, type UpstashBridgeHandle } from '../test/harness/upstash-bridge.js';
@@ -87,17 +87,7 @@ export async function startStores(setup: StoreSetup): Promise<SeededStores> {
       const dynalite = await startDynaliteProcess();
       stops.push(dynalite.stop);
       const table = 'bench-features';
-      const store = new DynamoDbStore({
-        tableName: table,
-        clientConfig: {
-          endpoint: dynalite.endpoint,
-          region: 'us-east-1',
-          credentials: DYNALITE_CREDENTIALS,
-        },
-      });
-      await store.createTable();
-      await store.write(records);
-      await store.close();
+      await seedDynaliteTable(dynalite.endpoint, table, records);
       Object.assign(env, {
         DYNAMODB_TABLE: table,
         AWS_REGION: 'us-east-1',
@@ -122,8 +112,6 @@ export async function startStores(setup: StoreSetup): Promise<SeededStores> {
     },
   };
 }
-
-const DYNALITE_CREDENTIALS = { accessKeyId: 'bench', secretAccessKey: 'bench' };
 
 /** dynalite (DynamoDB on in-memory LevelDB) as its own process, through its CLI. */
 async function startDynaliteProcess(): Promise<{ endpoint: string; stop(): Promise<void> }> {

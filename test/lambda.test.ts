@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { DynamoDbStore } from '../features/online/dynamodb.js';
 import { RedisTcpStore } from '../features/online/redis-tcp.js';
-import { startDynalite, type DynaliteHandle } from './harness/dynalite.js';
+import { seedDynaliteTable, startDynalite, type DynaliteHandle } from './harness/dynalite.js';
 import { startRedisServer, type RedisServerHandle } from './harness/redis-server.js';
 import { applicationFor, creditRecord, zipcodeRecord } from './fixtures/applicant.js';
 import {
@@ -28,17 +27,7 @@ const saved = { ...process.env };
 
 beforeAll(async () => {
   [redis, dynalite] = await Promise.all([startRedisServer(), startDynalite()]);
-  const store = new DynamoDbStore({
-    tableName: table,
-    clientConfig: {
-      endpoint: dynalite.endpoint,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-    },
-  });
-  await store.createTable();
-  await store.write([zipcodeRecord(), creditRecord(APPLICANT)]);
-  await store.close();
+  await seedDynaliteTable(dynalite.endpoint, table, [zipcodeRecord(), creditRecord(APPLICANT)]);
 });
 
 afterAll(async () => {
