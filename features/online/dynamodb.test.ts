@@ -1,3 +1,5 @@
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { featureViews, zipcodeFeatures } from '../definitions.js';
@@ -247,6 +249,34 @@ describe('DynamoDbStore (the SDK-client form Node and Lambda build)', () => {
     expect(results[0].credit_history.status).toBe('present');
     await store.close();
     client.destroy();
+  });
+
+  it("its own client gives up on a DynamoDB that never answers after 1 s, so abandoned reads don't pile up", async () => {
+    // Accepts connections, never answers: reads the fallback raced and abandoned must still end.
+    const sockets = new Set<net.Socket>();
+    const silent = net.createServer((socket) => sockets.add(socket));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    const store = new DynamoDbStore({
+      tableName: 'silent',
+      clientConfig: {
+        endpoint: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+        region: 'us-east-1',
+        credentials,
+        maxAttempts: 1,
+      },
+    });
+    try {
+      const started = performance.now();
+      await expect(
+        store.read([{ zipcode: 1, dob_ssn: '19630621_4278' }], featureViews),
+      ).rejects.toThrow(StoreUnavailableError);
+      expect(performance.now() - started).toBeGreaterThanOrEqual(990);
+      expect(performance.now() - started).toBeLessThan(3_000);
+    } finally {
+      await store.close();
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
   });
 
   it('builds its own client from clientConfig and closes it', async () => {

@@ -45,8 +45,14 @@ export class DynamoDbStore extends DynamoDbApiStore {
       ? undefined
       : (config.client ??
         new DynamoDBClient({
-          // Bounds the reads abandoned at their deadline (they are raced, not aborted).
-          requestHandler: { requestTimeout: 1_000, connectionTimeout: 1_000 },
+          // Bounds the reads abandoned at their deadline (they are raced, not aborted). Without
+          // throwOnRequestTimeout, @smithy/node-http-handler only logs a warning at the timeout
+          // and keeps the request open.
+          requestHandler: {
+            requestTimeout: 1_000,
+            connectionTimeout: 1_000,
+            throwOnRequestTimeout: true,
+          },
           ...config.clientConfig,
         }));
     const api =
