@@ -38,7 +38,12 @@ export function createAppFromConfig(
     storeName: store.name,
     maxBodyBytes: config.MAX_BODY_BYTES,
     retryAfterSeconds: config.RETRY_AFTER_SECONDS,
-    requestDeadlineMs: config.REDIS_DEADLINE_MS + config.DYNAMODB_DEADLINE_MS,
+    // One store alone has no fallback to hand a slow read to: it gets the same give-up time as
+    // the Redis → DynamoDB fallback's last resort (a late answer beats a 503).
+    requestDeadlineMs: Math.max(
+      config.FEATURE_READ_TIMEOUT_MS,
+      config.REDIS_DEADLINE_MS + config.DYNAMODB_DEADLINE_MS,
+    ),
     maxBatchSize: config.MAX_BATCH_SIZE,
     background: parts.background,
     security: securityFromConfig(config, parts.clientIp),

@@ -1,6 +1,7 @@
 import { Hono, type Context } from 'hono';
 import { requestId, type RequestIdVariables } from 'hono/request-id';
 import { InvalidEntityKeyError } from '../features/online/key-layout.js';
+import { DEFAULT_READ_TIMEOUT_MS } from '../features/online/fallback.js';
 import { StoreUnavailableError, type ViewResults } from '../features/online/types.js';
 import {
   decideLoans,
@@ -34,9 +35,9 @@ export interface AppDeps {
   /** Where background work goes when the runtime has no executionCtx (Node, Lambda). */
   readonly background?: (work: Promise<void>) => void;
   /**
-   * Deadline for a request's feature read across every store (the stores' own deadlines are
-   * shorter); past it the read is abandoned and the client gets 503. Default 10 ms. A store that
-   * bounds its own reads (`boundsReadTime`: the FallbackStore) is left to its own deadlines.
+   * When to give up on a request's feature read: past it the read is abandoned and the client
+   * gets 503. Default 100 ms (createAppFromConfig: FEATURE_READ_TIMEOUT_MS). A store that bounds
+   * its own reads (`boundsReadTime`: the FallbackStore) is left to its own deadlines.
    */
   readonly requestDeadlineMs?: number;
   /** API keys, CORS, secure headers, rate limiting (functions/http/security.ts). */
@@ -54,7 +55,7 @@ export function createApp(deps: AppDeps) {
   const app = new Hono<AppEnv>();
   const maxBodyBytes = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const retryAfter = String(deps.retryAfterSeconds ?? 1);
-  const requestDeadlineMs = deps.requestDeadlineMs ?? 10;
+  const requestDeadlineMs = deps.requestDeadlineMs ?? DEFAULT_READ_TIMEOUT_MS;
   const maxBatchSize = deps.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE;
   const modelVersion = deps.decision.model.artifact.version;
 

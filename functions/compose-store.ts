@@ -8,13 +8,19 @@ import type { Logger } from './logger.js';
  */
 export function composeStores(
   stores: { redis?: OnlineStore; dynamodb?: OnlineStore },
-  options: { redisDeadlineMs: number; dynamodbDeadlineMs: number; logger: Logger },
+  options: {
+    redisDeadlineMs: number;
+    dynamodbDeadlineMs: number;
+    readTimeoutMs: number;
+    logger: Logger;
+  },
 ): OnlineStore | undefined {
   const { redis, dynamodb } = stores;
   if (redis && dynamodb) {
     return new FallbackStore(redis, dynamodb, {
       primaryDeadlineMs: options.redisDeadlineMs,
       secondaryDeadlineMs: options.dynamodbDeadlineMs,
+      readTimeoutMs: options.readTimeoutMs,
       logger: options.logger,
     });
   }

@@ -56,8 +56,10 @@ export const ConfigSchema = z.object({
   DYNAMODB_TABLE: optionalString,
   /** Deadline for the Redis / Upstash read before falling back to DynamoDB. */
   REDIS_DEADLINE_MS: number(4),
-  /** Deadline for the DynamoDB read. */
+  /** Deadline for the DynamoDB read; past it (and the Redis deadline's rest) it is hedged. */
   DYNAMODB_DEADLINE_MS: number(5),
+  /** Give up on the feature read (503) after this; never before the two deadlines' sum. */
+  FEATURE_READ_TIMEOUT_MS: number(100),
   MAX_BODY_BYTES: number(16 * 1024),
   MAX_BATCH_SIZE: number(100),
   RETRY_AFTER_SECONDS: number(1),

@@ -123,6 +123,7 @@ async function createStore(config: Config, logger: Logger): Promise<OnlineStore>
     {
       redisDeadlineMs: config.REDIS_DEADLINE_MS,
       dynamodbDeadlineMs: config.DYNAMODB_DEADLINE_MS,
+      readTimeoutMs: config.FEATURE_READ_TIMEOUT_MS,
       logger,
     },
   );

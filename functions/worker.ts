@@ -174,6 +174,7 @@ function createStore(config: Config, env: WorkerEnv, logger: Logger): OnlineStor
     {
       redisDeadlineMs: config.REDIS_DEADLINE_MS,
       dynamodbDeadlineMs: config.DYNAMODB_DEADLINE_MS,
+      readTimeoutMs: config.FEATURE_READ_TIMEOUT_MS,
       logger,
     },
   );

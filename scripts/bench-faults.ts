@@ -4,9 +4,9 @@
  *
  *   npm run bench -- --only faults [--quick]
  *
- * The bundled server runs with the production deadlines (Redis 4 ms, DynamoDB 5 ms) in front of
- * redis-server and dynalite, each in its own process. A paced client sends a steady load; the
- * phases are: healthy, fault (redis-server SIGKILLed, or a proxy in front of it stops delivering
+ * The bundled server runs with the production settings (Redis deadline 4 ms, DynamoDB 5 ms, read
+ * timeout 100 ms) in front of redis-server and dynalite, each in its own process. A paced client
+ * sends a steady load; the phases are: healthy, fault (redis-server SIGKILLed, or a proxy in front of it stops delivering
  * bytes), recovered (Redis back and re-seeded, the server NOT restarted).
  */
 import { createLeanClientPool } from '../test/support/lean-client.js';

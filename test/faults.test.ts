@@ -367,6 +367,46 @@ describe('Redis in front of DynamoDB', () => {
     }
   });
 
+  // The 10 ms budget is a target, not the point where an answer stops being worth having: a
+  // DynamoDB slower than the budget still answers, until FEATURE_READ_TIMEOUT_MS.
+  it('DynamoDB slower than the budget: a late 200 until FEATURE_READ_TIMEOUT_MS, a 503 past it', async () => {
+    const frozenRedis = await startTcpProxy(redis.port, 'hang');
+    const slowDynamo = await startTcpProxy(Number(new URL(dynamodb.endpoint).port));
+    process.env.AWS_ENDPOINT_URL_DYNAMODB = `http://127.0.0.1:${slowDynamo.port}`;
+    slowDynamo.replyDelayMs = 400;
+    const settings = {
+      REDIS_URL: frozenRedis.url,
+      REDIS_DEADLINE_MS: '50',
+      DYNAMODB_DEADLINE_MS: '100',
+    };
+    try {
+      const patient = await startApp({ ...settings, FEATURE_READ_TIMEOUT_MS: '2000' });
+      const late = await load(patient.client, 12);
+      expectAllDecided(late);
+      for (const reply of late) {
+        expect(reply.servedBy).toBe('dynamodb');
+        expect(reply.ms).toBeGreaterThanOrEqual(400);
+        expect(reply.ms).toBeLessThan(NO_HANG_MS);
+      }
+      await patient.close();
+      running = undefined;
+
+      // A read timeout no longer than the 150 ms budget: the same DynamoDB fails the read at it.
+      const strict = await startApp({ ...settings, FEATURE_READ_TIMEOUT_MS: '150' });
+      const failed = await load(strict.client, 6);
+      expect(tally(failed)).toEqual({ '503': 6 });
+      for (const reply of failed) {
+        expect(reply.retryAfter).toBe('1');
+        expect(reply.ms).toBeLessThan(400);
+      }
+    } finally {
+      process.env.AWS_ENDPOINT_URL_DYNAMODB = dynamodb.endpoint;
+      await running?.close();
+      running = undefined;
+      await Promise.all([frozenRedis.stop(), slowDynamo.stop()]);
+    }
+  });
+
   it('both stores down: 503 with Retry-After at once, no crash, decisions again when they return', async () => {
     const { client, baseUrl } = await startApp({ REDIS_URL: redis.url });
     expectAllDecided(await load(client, 50));

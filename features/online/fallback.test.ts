@@ -291,7 +291,8 @@ describe('FallbackStore', () => {
       expect(second.results[0].credit_history.status).toBe('present');
       expect(performance.now() - started).toBeGreaterThanOrEqual(440);
 
-      // Past the whole budget it still fails, within it.
+      // Past the whole budget it still fails, within it (the default 100 ms read timeout is
+      // shorter than this 600 ms budget, so nothing waits past the budget).
       slowDynamo.replyDelayMs = 900;
       const failing = performance.now();
       await expect(store.read([APPLICANT], featureViews, { now: NOW })).rejects.toBeInstanceOf(
@@ -299,6 +300,105 @@ describe('FallbackStore', () => {
       );
       expect(performance.now() - failing).toBeLessThan(800);
     } finally {
+      await secondary.close();
+      await slowDynamo.stop();
+      silent.close();
+    }
+  });
+
+  it('with a read timeout past the budget, a silent secondary is asked again, and a late answer beats a 503 until the timeout', async () => {
+    const silent = net.createServer(() => {});
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    const { proxy: slowDynamo, store: secondary } = await dynamoBehindProxy();
+    // Each BatchGetItem through the proxy, and the reply delay each one gets.
+    let posts = 0;
+    let delays: number[] = [];
+    slowDynamo.onClientData = (chunk) => {
+      if (!chunk.toString('latin1', 0, 5).startsWith('POST')) return;
+      slowDynamo.replyDelayMs = delays[posts] ?? delays.at(-1) ?? 0;
+      posts++;
+    };
+    try {
+      const url = `redis://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+      const store = new FallbackStore(redisStore(url), secondary, {
+        primaryDeadlineMs: 100,
+        secondaryDeadlineMs: 200,
+        readTimeoutMs: 1_500,
+        circuitBreaker: { failureThreshold: 1, coolDownMs: 60_000 },
+        logger,
+      });
+      // Opens the circuit (the silent Redis times out); DynamoDB answers in time, once.
+      const first = await store.read([APPLICANT], featureViews, { now: NOW });
+      expect(first).toMatchObject({ servedBy: 'dynamodb', fallbackReason: 'timeout' });
+      expect(posts).toBe(1);
+
+      // The first BatchGetItem would answer at 1,000 ms, past the 300 ms budget; the hedge sent
+      // at the budget's end answers at once and wins.
+      posts = 0;
+      delays = [1_000, 0];
+      const hedgedFrom = logs.length;
+      let started = performance.now();
+      const hedged = await store.read([APPLICANT], featureViews, { now: NOW });
+      let ms = performance.now() - started;
+      expect(hedged).toMatchObject({ servedBy: 'dynamodb', fallbackReason: 'circuit_open' });
+      expect(hedged.results[0].credit_history.status).toBe('present');
+      expect(posts).toBe(2);
+      expect(ms).toBeGreaterThanOrEqual(290);
+      expect(ms).toBeLessThan(900);
+      expect(logs.slice(hedgedFrom)).toContainEqual(
+        expect.objectContaining({
+          event: 'secondary_hedged',
+          store: 'dynamodb',
+          reason: 'circuit_open',
+        }),
+      );
+
+      // Every reply 700 ms late: past the budget, inside the timeout. The first one answers.
+      posts = 0;
+      delays = [700];
+      started = performance.now();
+      const late = await store.read([APPLICANT], featureViews, { now: NOW });
+      ms = performance.now() - started;
+      expect(late).toMatchObject({ servedBy: 'dynamodb', fallbackReason: 'circuit_open' });
+      expect(posts).toBe(2);
+      expect(ms).toBeGreaterThanOrEqual(690);
+      expect(ms).toBeLessThan(1_400);
+
+      // A DynamoDB that never answers fails the read at the timeout, not before, not much after.
+      slowDynamo.mode = 'hang';
+      started = performance.now();
+      await expect(store.read([APPLICANT], featureViews, { now: NOW })).rejects.toThrow(
+        /both stores failed \(redis: circuit open; dynamodb: deadline of /,
+      );
+      ms = performance.now() - started;
+      expect(ms).toBeGreaterThanOrEqual(1_490);
+      expect(ms).toBeLessThan(2_500);
+
+      // A silent Redis and a DynamoDB that is down (connection refused): nothing is left to wait
+      // for but the late Redis, which gets the budget, not the timeout.
+      const deadSecondary = new DynamoDbStore({
+        tableName: 'online-fallback',
+        clientConfig: {
+          endpoint: 'http://127.0.0.1:1',
+          region: 'us-east-1',
+          credentials: { accessKeyId: 't', secretAccessKey: 't' },
+          maxAttempts: 1,
+        },
+      });
+      opened.push(deadSecondary);
+      const down = new FallbackStore(redisStore(url), deadSecondary, {
+        primaryDeadlineMs: 100,
+        secondaryDeadlineMs: 200,
+        readTimeoutMs: 1_500,
+        logger,
+      });
+      started = performance.now();
+      await expect(down.read([APPLICANT], featureViews, { now: NOW })).rejects.toThrow(
+        /both stores failed \(redis: deadline of 100 ms exceeded.*; dynamodb: (?!deadline)/,
+      );
+      expect(performance.now() - started).toBeLessThan(900);
+    } finally {
+      slowDynamo.mode = 'pass';
       await secondary.close();
       await slowDynamo.stop();
       silent.close();

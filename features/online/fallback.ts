@@ -9,8 +9,16 @@
  *
  * Default deadlines, sized for a 10 ms feature budget: primary 4 ms (a local/VPC Redis answers in
  * well under 1 ms, so 4 ms only trips on a real fault), secondary 5 ms (DynamoDB in-region
- * p99 is a few ms), leaving ~1 ms for the fallback decision itself. Worst case a read takes
- * primary + secondary deadline = 9 ms before StoreUnavailableError.
+ * p99 is a few ms), leaving ~1 ms for the fallback decision itself.
+ *
+ * The budget says when to act, not when to give up. The secondary is the last resort, so a
+ * secondary still silent at the end of the budget is not failed: it is asked once more (a hedged
+ * request: an eventually consistent BatchGetItem may reach another replica) and the first
+ * complete answer of the reads in flight wins, until the read timeout (default 100 ms), after
+ * which the read fails with StoreUnavailableError (the API's 503). Why: a deadline at the p99
+ * target fails about 1 % of the reads of a healthy DynamoDB by construction, and a 503 costs the
+ * applicant a Retry-After of at least a second, where the late answer costs a few ms. A store that
+ * is down answers with an error at once, and that still fails the read at once.
  *
  * The two deadlines are one budget: the secondary gets what the primary left of it, and never
  * less than its own deadline. While the circuit is open, or when Redis refuses at once, DynamoDB
@@ -49,6 +57,12 @@ export interface FallbackStoreConfig {
   readonly primaryDeadlineMs?: number;
   /** Deadline of a secondary read; default 5 ms (more when the primary left budget unused). */
   readonly secondaryDeadlineMs?: number;
+  /**
+   * Give up on a read after this long (from its start); default 100 ms. When it is longer than
+   * the budget (primary + secondary deadline), a secondary still silent at the budget's end is
+   * hedged, not failed; otherwise the read fails at the budget's end.
+   */
+  readonly readTimeoutMs?: number;
   /** Deadline of a background refill of the primary; default 1,000 ms. */
   readonly refillDeadlineMs?: number;
   /** Circuit breaker on the primary; defaults: open after 5 consecutive failures, probe after 1 s. */
@@ -59,6 +73,7 @@ export interface FallbackStoreConfig {
 export const DEFAULT_PRIMARY_DEADLINE_MS = 4;
 export const DEFAULT_SECONDARY_DEADLINE_MS = 5;
 export const DEFAULT_REFILL_DEADLINE_MS = 1_000;
+export const DEFAULT_READ_TIMEOUT_MS = 100;
 
 export class FallbackStore implements OnlineStore {
   readonly name: string;
@@ -67,6 +82,7 @@ export class FallbackStore implements OnlineStore {
   readonly #primaryDeadlineMs: number;
   readonly #secondaryDeadlineMs: number;
   readonly #refillDeadlineMs: number;
+  readonly #readTimeoutMs: number;
   readonly #breaker: CircuitBreaker;
   readonly #logger: StoreLogger;
 
@@ -79,6 +95,7 @@ export class FallbackStore implements OnlineStore {
     this.#primaryDeadlineMs = config.primaryDeadlineMs ?? DEFAULT_PRIMARY_DEADLINE_MS;
     this.#secondaryDeadlineMs = config.secondaryDeadlineMs ?? DEFAULT_SECONDARY_DEADLINE_MS;
     this.#refillDeadlineMs = config.refillDeadlineMs ?? DEFAULT_REFILL_DEADLINE_MS;
+    this.#readTimeoutMs = config.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS;
     this.#logger = config.logger ?? silentLogger;
     this.#breaker = new CircuitBreaker(primary.name, config.circuitBreaker ?? {}, this.#logger);
   }
@@ -132,32 +149,50 @@ export class FallbackStore implements OnlineStore {
     }
 
     let secondary: ReadResponse;
-    const leftOfBudget =
-      this.#primaryDeadlineMs + this.#secondaryDeadlineMs - (performance.now() - budgetStartedAt);
-    let hedge: ReturnType<typeof hedgeLatePrimary> | undefined;
+    const budgetMs = this.#primaryDeadlineMs + this.#secondaryDeadlineMs;
+    const leftOfBudget = budgetMs - (performance.now() - budgetStartedAt);
+    let race: ReturnType<typeof raceReads> | undefined;
     try {
-      const secondaryRead = this.secondary.read(applications, views, {
-        signal: options.signal,
-        now,
-      });
-      hedge = latePrimary && hedgeLatePrimary(latePrimary, secondaryRead, views);
+      const readSecondary = () =>
+        this.secondary.read(applications, views, { signal: options.signal, now });
+      const secondaryRead = readSecondary();
+      race = raceReads(latePrimary, secondaryRead, views);
       const deadlineMs = Math.max(this.#secondaryDeadlineMs, leftOfBudget);
-      if (hedge) {
-        const first = await raceDeadline(hedge.first, deadlineMs);
-        if (first.from === 'primary') {
-          return {
-            results: first.response.results,
-            servedBy: this.primary.name,
-            fallbackReason: reason,
-          };
-        }
-        secondary = first.response;
-      } else {
-        secondary = await raceDeadline(secondaryRead, deadlineMs);
+      let first: Awaited<typeof race.first>;
+      try {
+        first = await raceDeadline(race.first, deadlineMs);
+      } catch (error) {
+        // Only a secondary that is still silent is waited for: one that failed is down, and a
+        // down store means a 503 at once.
+        const silent = error instanceof DeadlineExceeded && race.secondaryError() === undefined;
+        if (!silent || this.#readTimeoutMs <= budgetMs) throw error;
+        // Past the budget: ask the secondary again and keep every read in flight racing until
+        // the read timeout (time this server lost stalled is not charged: at least one more
+        // secondary deadline).
+        const timeoutMs = Math.max(
+          this.#secondaryDeadlineMs,
+          this.#readTimeoutMs - (performance.now() - budgetStartedAt),
+        );
+        this.#logger.warn({
+          event: 'secondary_hedged',
+          store: this.secondary.name,
+          reason,
+          afterMs: Math.round(performance.now() - budgetStartedAt),
+          timeoutMs: Math.round(timeoutMs),
+        });
+        first = await raceDeadline(race.withRetry(readSecondary()), timeoutMs);
       }
+      if (first.from === 'primary') {
+        return {
+          results: first.response.results,
+          servedBy: this.primary.name,
+          fallbackReason: reason,
+        };
+      }
+      secondary = first.response;
     } catch (error) {
       // The primary answered late but missed some views: as good as a primary miss.
-      primaryResults ??= hedge?.lateMiss()?.results;
+      primaryResults ??= race?.lateMiss()?.results;
       if (primaryResults) {
         // The primary did answer; its not_found statuses are the best answer there is.
         this.#logger.warn({
@@ -169,7 +204,7 @@ export class FallbackStore implements OnlineStore {
         return { results: primaryResults, servedBy: this.primary.name, fallbackReason: reason };
       }
       const why = primaryError === undefined ? 'circuit open' : describe(primaryError);
-      const secondaryError = hedge ? (hedge.secondaryError() ?? error) : error;
+      const secondaryError = race?.secondaryError() ?? error;
       throw asUnavailable(
         this.name,
         `both stores failed (${this.primary.name}: ${why}; ${this.secondary.name}: ${describe(secondaryError)})`,
@@ -226,44 +261,58 @@ export class FallbackStore implements OnlineStore {
 }
 
 /**
- * The first complete answer of a late primary read and the secondary read. A late primary that
+ * The first complete answer of the reads in flight: the secondary read, the primary's when it
+ * missed its deadline, and later a second secondary read (`withRetry`). A late primary that
  * fails, or answers with a view not_found, drops out of the race (the secondary may still have
- * that view); `first` rejects once both have dropped out, with the secondary's error.
+ * that view); the race rejects once every read has dropped out, with the first secondary error.
  */
-function hedgeLatePrimary(
-  latePrimary: Promise<ReadResponse>,
+function raceReads(
+  latePrimary: Promise<ReadResponse> | undefined,
   secondaryRead: Promise<ReadResponse>,
   views: readonly FeatureViewDefinition[],
-): {
-  readonly first: Promise<{ from: 'primary' | 'secondary'; response: ReadResponse }>;
-  /** The late primary's answer, if it came and missed a view. */
-  lateMiss(): ReadResponse | undefined;
-  /** The secondary's own failure, if it failed (rather than the race's deadline). */
-  secondaryError(): unknown;
-} {
+) {
   let miss: ReadResponse | undefined;
   let secondaryFailure: { error: unknown } | undefined;
-  const primaryHit = latePrimary.then((response) => {
-    if (hasMiss(response.results, views)) {
-      miss = response;
-      throw new Error('late primary answer missed a view');
-    }
-    return { from: 'primary' as const, response };
-  });
-  const secondary = secondaryRead.then(
-    (response) => ({ from: 'secondary' as const, response }),
-    (error: unknown) => {
-      secondaryFailure = { error };
-      throw error;
-    },
-  );
-  return {
-    // Promise.any observes both, so the loser's rejection is never unhandled.
-    first: Promise.any([primaryHit, secondary]).catch(() => {
+  const contenders: Promise<{ from: 'primary' | 'secondary'; response: ReadResponse }>[] = [];
+  const addSecondary = (read: Promise<ReadResponse>) => {
+    contenders.push(
+      read.then(
+        (response) => ({ from: 'secondary' as const, response }),
+        (error: unknown) => {
+          secondaryFailure ??= { error };
+          throw error;
+        },
+      ),
+    );
+  };
+  // Promise.any observes every contender, so a loser's rejection is never unhandled.
+  const race = () =>
+    Promise.any(contenders).catch(() => {
       throw secondaryFailure?.error ?? new Error('no store answered');
-    }),
-    lateMiss: () => miss,
-    secondaryError: () => secondaryFailure?.error,
+    });
+  if (latePrimary) {
+    contenders.push(
+      latePrimary.then((response) => {
+        if (hasMiss(response.results, views)) {
+          miss = response;
+          throw new Error('late primary answer missed a view');
+        }
+        return { from: 'primary' as const, response };
+      }),
+    );
+  }
+  addSecondary(secondaryRead);
+  return {
+    first: race(),
+    /** The same race with one more secondary read in it. */
+    withRetry(again: Promise<ReadResponse>) {
+      addSecondary(again);
+      return race();
+    },
+    /** The late primary's answer, if it came and missed a view. */
+    lateMiss: (): ReadResponse | undefined => miss,
+    /** The first secondary failure, if one failed (rather than the race's deadline). */
+    secondaryError: (): unknown => secondaryFailure?.error,
   };
 }
 

@@ -126,7 +126,9 @@ export class DeadlineExceeded extends Error {
     ms: number,
     readonly lateMs = 0,
   ) {
-    super(`deadline of ${ms} ms exceeded (timer ran ${lateMs.toFixed(1)} ms late)`);
+    super(
+      `deadline of ${Number(ms.toFixed(1))} ms exceeded (timer ran ${lateMs.toFixed(1)} ms late)`,
+    );
   }
 }
 
