@@ -79,6 +79,21 @@ async function dynamoBehindProxy() {
   return { proxy, store };
 }
 
+/** DynamoDB that is down: nothing listens at its endpoint (connection refused), no retries. */
+function deadDynamo() {
+  const store = new DynamoDbStore({
+    tableName: 'online-fallback',
+    clientConfig: {
+      endpoint: 'http://127.0.0.1:1',
+      region: 'us-east-1',
+      credentials: { accessKeyId: 't', secretAccessKey: 't' },
+      maxAttempts: 1,
+    },
+  });
+  opened.push(store);
+  return store;
+}
+
 function redisStore(url = redis.url, keyPrefix = uniquePrefix()) {
   const store = new RedisTcpStore({ url, keyPrefix, logger });
   opened.push(store);
@@ -225,16 +240,7 @@ describe('FallbackStore', () => {
   );
 
   it('throws StoreUnavailableError quickly when both stores are down', async () => {
-    const deadSecondary = new DynamoDbStore({
-      tableName: 'online-fallback',
-      clientConfig: {
-        endpoint: 'http://127.0.0.1:1',
-        region: 'us-east-1',
-        credentials: { accessKeyId: 't', secretAccessKey: 't' },
-        maxAttempts: 1,
-      },
-    });
-    opened.push(deadSecondary);
+    const deadSecondary = deadDynamo();
     const store = new FallbackStore(redisStore('redis://127.0.0.1:1'), deadSecondary, {
       ...DEADLINES,
       logger,
@@ -248,16 +254,7 @@ describe('FallbackStore', () => {
   });
 
   it('keeps the primary answer when it missed and the secondary is down', async () => {
-    const deadSecondary = new DynamoDbStore({
-      tableName: 'online-fallback',
-      clientConfig: {
-        endpoint: 'http://127.0.0.1:1',
-        region: 'us-east-1',
-        credentials: { accessKeyId: 't', secretAccessKey: 't' },
-        maxAttempts: 1,
-      },
-    });
-    opened.push(deadSecondary);
+    const deadSecondary = deadDynamo();
     const primary = redisStore();
     await primary.write([zipcodeRecord(APPLICANT.zipcode, NOW)]);
     const store = new FallbackStore(primary, deadSecondary, { ...DEADLINES, logger });
@@ -376,16 +373,7 @@ describe('FallbackStore', () => {
 
       // A silent Redis and a DynamoDB that is down (connection refused): nothing is left to wait
       // for but the late Redis, which gets the budget, not the timeout.
-      const deadSecondary = new DynamoDbStore({
-        tableName: 'online-fallback',
-        clientConfig: {
-          endpoint: 'http://127.0.0.1:1',
-          region: 'us-east-1',
-          credentials: { accessKeyId: 't', secretAccessKey: 't' },
-          maxAttempts: 1,
-        },
-      });
-      opened.push(deadSecondary);
+      const deadSecondary = deadDynamo();
       const down = new FallbackStore(redisStore(url), deadSecondary, {
         primaryDeadlineMs: 100,
         secondaryDeadlineMs: 200,
