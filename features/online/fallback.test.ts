@@ -239,6 +239,54 @@ describe('FallbackStore', () => {
     },
   );
 
+  it("the half-open circuit's probe never makes the applicant wait for a Redis that still hangs", async () => {
+    const proxy = await startTcpProxy(redis.port);
+    try {
+      const prefix = uniquePrefix();
+      await redisStore(redis.url, prefix).write([
+        zipcodeRecord(APPLICANT.zipcode, NOW, NOW, { city: 'FROM REDIS' }),
+        creditRecord(APPLICANT.dob_ssn, NOW),
+      ]);
+      const primary = redisStore(proxy.url, prefix);
+      await primary.read([APPLICANT], featureViews, { now: NOW }); // connected before the hang
+      const store = new FallbackStore(primary, dynamo, {
+        primaryDeadlineMs: 400,
+        secondaryDeadlineMs: 2_000,
+        circuitBreaker: { failureThreshold: 1, coolDownMs: 100 },
+        logger,
+      });
+      proxy.mode = 'hang';
+      const opening = await store.read([APPLICANT], featureViews, { now: NOW });
+      expect(opening).toMatchObject({ servedBy: 'dynamodb', fallbackReason: 'timeout' });
+      expect(store.circuitState).toBe('open');
+
+      // Past the cool-down this read carries the probe. Redis still hangs: DynamoDB answers
+      // without the 400 ms Redis deadline in front of it, and the probe's timeout reopens the
+      // circuit afterwards.
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      const started = performance.now();
+      const probed = await store.read([APPLICANT], featureViews, { now: NOW });
+      expect(performance.now() - started).toBeLessThan(350);
+      expect(probed).toMatchObject({ servedBy: 'dynamodb', fallbackReason: 'circuit_open' });
+      expect(store.circuitState).toBe('half_open');
+      await expect.poll(() => store.circuitState, { timeout: 2_000 }).toBe('open');
+
+      // Redis back: the next probe answers in time (whichever store's answer came first), that
+      // closes the circuit, and Redis serves again.
+      proxy.mode = 'pass';
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      await store.read([APPLICANT], featureViews, { now: NOW });
+      await expect.poll(() => store.circuitState, { timeout: 2_000 }).toBe('closed');
+      const recovered = await store.read([APPLICANT], featureViews, { now: NOW });
+      expect(recovered.servedBy).toBe('redis');
+      expect(recovered.fallbackReason).toBeUndefined();
+      expect(recovered.results[0].zipcode_features.values.city).toBe('FROM REDIS');
+    } finally {
+      proxy.mode = 'pass';
+      await proxy.stop();
+    }
+  });
+
   it('throws StoreUnavailableError quickly when both stores are down', async () => {
     const deadSecondary = deadDynamo();
     const store = new FallbackStore(redisStore('redis://127.0.0.1:1'), deadSecondary, {
@@ -329,10 +377,11 @@ describe('FallbackStore', () => {
       expect(first).toMatchObject({ servedBy: 'dynamodb', fallbackReason: 'timeout' });
       expect(posts).toBe(1);
 
-      // The first BatchGetItem would answer at 1,000 ms, past the 300 ms budget; the hedge sent
-      // at the budget's end answers at once and wins.
+      // The first BatchGetItem would answer at 800 ms, past the 300 ms budget (and short of the
+      // SDK's 1 s request timeout, whose retry would be one more POST); the hedge sent at the
+      // budget's end answers at once and wins.
       posts = 0;
-      delays = [1_000, 0];
+      delays = [800, 0];
       const hedgedFrom = logs.length;
       let started = performance.now();
       const hedged = await store.read([APPLICANT], featureViews, { now: NOW });
@@ -341,7 +390,7 @@ describe('FallbackStore', () => {
       expect(hedged.results[0].credit_history.status).toBe('present');
       expect(posts).toBe(2);
       expect(ms).toBeGreaterThanOrEqual(290);
-      expect(ms).toBeLessThan(900);
+      expect(ms).toBeLessThan(700);
       expect(logs.slice(hedgedFrom)).toContainEqual(
         expect.objectContaining({
           event: 'secondary_hedged',

@@ -2,7 +2,8 @@
  * Fallback as a composition of two stores (typically Redis → DynamoDB):
  * - the primary answers under its deadline; on an error or the deadline the secondary answers
  *   (fallbackReason 'error' / 'timeout'); while the primary's circuit is open it is skipped
- *   ('circuit_open');
+ *   ('circuit_open'), and the half-open circuit's probe races the secondary instead of making the
+ *   read wait for it;
  * - a primary MISS (any requested view not_found) asks the secondary too and merges: primary hits,
  *   secondary answers for the missed views ('miss'). Secondary hits refill the primary in the
  *   background, returned as `pending` for the runtime's waitUntil.
@@ -116,33 +117,35 @@ export class FallbackStore implements OnlineStore {
     let primaryError: unknown;
     // The primary's read when it missed its deadline: still in flight, it races the secondary.
     let latePrimary: Promise<ReadResponse> | undefined;
+    // This read carries the half-open circuit's probe of the primary.
+    let probe = false;
     const budgetStartedAt = performance.now();
     if (this.#breaker.allowRequest()) {
-      const startedAt = Date.now();
       const reading = this.primary.read(applications, views, { signal: options.signal, now });
-      try {
-        const response = await raceDeadline(reading, this.#primaryDeadlineMs);
-        this.#breaker.recordSuccess();
-        if (!hasMiss(response.results, views)) return response;
-        primaryResults = response.results;
-        reason = 'miss';
-      } catch (error) {
-        // A key no store can hold is the caller's mistake, not a store fault.
-        if (error instanceof InvalidEntityKeyError || options.signal?.aborted) {
-          this.#breaker.recordInconclusive();
-          if (error instanceof InvalidEntityKeyError) throw error;
-          throw asUnavailable(this.name, 'read aborted by the caller', error);
+      const verdict = this.#judgePrimary(reading, Date.now(), options.signal);
+      if (this.#breaker.state === 'half_open') {
+        // The probe of a primary that has been failing: the applicant does not wait for it. Its
+        // read races the secondary's below (a complete answer that comes first still serves),
+        // and its verdict closes or reopens the circuit in the background.
+        probe = true;
+        latePrimary = reading;
+        reason = 'circuit_open';
+      } else {
+        const outcome = await verdict;
+        if (outcome.ok) {
+          if (!hasMiss(outcome.response.results, views)) return outcome.response;
+          primaryResults = outcome.response.results;
+          reason = 'miss';
+        } else {
+          // A key no store can hold is the caller's mistake, not a store fault.
+          if (outcome.error instanceof InvalidEntityKeyError) throw outcome.error;
+          if (options.signal?.aborted) {
+            throw asUnavailable(this.name, 'read aborted by the caller', outcome.error);
+          }
+          primaryError = outcome.error;
+          reason = outcome.reason;
+          if (reason === 'timeout') latePrimary = reading;
         }
-        this.#breaker.recordFailure(Date.now(), startedAt);
-        primaryError = error;
-        reason = error instanceof DeadlineExceeded ? 'timeout' : 'error';
-        if (reason === 'timeout') latePrimary = reading;
-        this.#logger.warn({
-          event: 'primary_read_failed',
-          store: this.primary.name,
-          reason,
-          error: describe(error),
-        });
       }
     } else {
       reason = 'circuit_open';
@@ -183,6 +186,8 @@ export class FallbackStore implements OnlineStore {
         first = await raceDeadline(race.withRetry(readSecondary()), timeoutMs);
       }
       if (first.from === 'primary') {
+        // A probe that answered first is the primary serving as usual.
+        if (probe) return first.response;
         return {
           results: first.response.results,
           servedBy: this.primary.name,
@@ -205,6 +210,7 @@ export class FallbackStore implements OnlineStore {
       }
       const why = primaryError === undefined ? 'circuit open' : describe(primaryError);
       const secondaryError = race?.secondaryError() ?? error;
+      if (secondaryError instanceof InvalidEntityKeyError) throw secondaryError;
       throw asUnavailable(
         this.name,
         `both stores failed (${this.primary.name}: ${why}; ${this.secondary.name}: ${describe(secondaryError)})`,
@@ -242,6 +248,39 @@ export class FallbackStore implements OnlineStore {
 
   async close(): Promise<void> {
     await Promise.allSettled([this.primary.close?.(), this.secondary.close?.()]);
+  }
+
+  /**
+   * Whether the primary answered within its deadline, recorded on the circuit breaker (and a
+   * failure logged, without entity keys). Never rejects.
+   */
+  async #judgePrimary(
+    reading: Promise<ReadResponse>,
+    startedAt: number,
+    signal: AbortSignal | undefined,
+  ): Promise<
+    | { ok: true; response: ReadResponse }
+    | { ok: false; error: unknown; reason: 'timeout' | 'error' }
+  > {
+    try {
+      const response = await raceDeadline(reading, this.#primaryDeadlineMs);
+      this.#breaker.recordSuccess();
+      return { ok: true, response };
+    } catch (error) {
+      const reason = error instanceof DeadlineExceeded ? 'timeout' : 'error';
+      if (error instanceof InvalidEntityKeyError || signal?.aborted) {
+        this.#breaker.recordInconclusive();
+        return { ok: false, error, reason };
+      }
+      this.#breaker.recordFailure(Date.now(), startedAt);
+      this.#logger.warn({
+        event: 'primary_read_failed',
+        store: this.primary.name,
+        reason,
+        error: describe(error),
+      });
+      return { ok: false, error, reason };
+    }
   }
 
   /** Never rejects; logs without entity keys (dob_ssn is PII). */
