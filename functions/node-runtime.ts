@@ -10,7 +10,8 @@ import { createAppFromConfig } from './app-from-config.js';
 import type { createApp } from './app.js';
 import { composeStores } from './compose-store.js';
 import type { Config } from './config.js';
-import { entityKeyEncoderFromConfig } from './security-config.js';
+import { loadRateLimitLibrary } from './http/rate-limit.js';
+import { entityKeyEncoderFromConfig, rateLimitedByConfig } from './security-config.js';
 import { loadEmbeddedStore } from './embedded-store.js';
 import { createLogger, type Logger } from './logger.js';
 
@@ -44,6 +45,8 @@ export async function createNodeRuntime(
     readFile(modelPath).then((bytes) => loadModel(new Uint8Array(bytes))),
     createStore(config, logger),
     createRemoteScorer(config),
+    // Only where rate limiting is on, and now rather than in the first request.
+    rateLimitedByConfig(config) ? loadRateLimitLibrary() : undefined,
   ]);
   await warmUp(store, logger);
   const app = createAppFromConfig(config, {

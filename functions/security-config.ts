@@ -14,7 +14,7 @@ export function securityFromConfig(
   clientIp: (c: Context) => string | undefined,
 ): Omit<SecurityOptions, 'logger' | 'background'> {
   const deployed = config.NODE_ENV === 'production' || Boolean(config.STAGE);
-  const rateLimited = Boolean(config.UPSTASH_REDIS_REST_URL) && (config.RATE_LIMIT ?? true);
+  const rateLimited = rateLimitedByConfig(config);
   const window = config.RATE_LIMIT_WINDOW_SECONDS;
   return {
     apiKeys: config.API_KEYS,
@@ -33,6 +33,11 @@ export function securityFromConfig(
         }
       : undefined,
   };
+}
+
+/** Rate limiting is on when Upstash is configured, unless RATE_LIMIT turns it off. */
+export function rateLimitedByConfig(config: Config): boolean {
+  return Boolean(config.UPSTASH_REDIS_REST_URL) && (config.RATE_LIMIT ?? true);
 }
 
 /** The entity-key encoder every store (and the materializer) must share; none when unset. */
