@@ -63,9 +63,10 @@ let library: Promise<typeof import('@upstash/ratelimit')> | undefined;
 
 /**
  * @upstash/ratelimit, imported on first need rather than with this module: evaluating it cost
- * ~3 ms of a cold start here (bundle import + model ready, medians of 11: 22.1 ms with it, 18.7 ms
- * without), which every deployment that does not limit (embedded, REDIS_URL, DynamoDB alone) paid
- * for nothing. A runtime that limits calls this while it starts, so no request waits for it.
+ * ~3 ms of a cold start here (the cold-start bench's entry, import + model ready beyond Node's
+ * start, medians of 15 interleaved runs: 25.3 ms with the static import, 22.2 ms without), which
+ * every deployment that does not limit (embedded, REDIS_URL, DynamoDB alone) paid for nothing. A
+ * runtime that limits calls this while it starts, so no request waits for it.
  */
 export function loadRateLimitLibrary(): Promise<typeof import('@upstash/ratelimit')> {
   return (library ??= import('@upstash/ratelimit'));
