@@ -123,13 +123,10 @@ export function decodeNumericChunk(
     }
     const compressed = bytes.subarray(reader.offset, reader.offset + size);
     reader.offset += size;
+    const decompress = () =>
+      decompressPage(compressed, Number(header.uncompressed_page_size), meta.codec, undefined);
     if (header.type === 'DICTIONARY_PAGE') {
-      const page = decompressPage(
-        compressed,
-        Number(header.uncompressed_page_size),
-        meta.codec,
-        undefined,
-      );
+      const page = decompress();
       const pageReader = {
         view: new DataView(page.buffer, page.byteOffset, page.byteLength),
         offset: 0,
@@ -147,12 +144,7 @@ export function decodeNumericChunk(
     let page: ReturnType<typeof readDataPage>;
     let encoding: string;
     if (header.type === 'DATA_PAGE' && header.data_page_header) {
-      const decompressed = decompressPage(
-        compressed,
-        Number(header.uncompressed_page_size),
-        meta.codec,
-        undefined,
-      );
+      const decompressed = decompress();
       pageRows = header.data_page_header.num_values;
       encoding = header.data_page_header.encoding;
       page = readDataPage(decompressed, header.data_page_header, decoder);
@@ -254,6 +246,8 @@ function toNumbers(
 ): Float64Array {
   const count = values.length;
   const out = new Float64Array(count);
+  const convert = (value: number) =>
+    conversion === 'microsToMillis' ? Math.floor(value / 1_000) : value;
   if (values instanceof BigInt64Array) {
     const halves = new Int32Array(values.buffer, values.byteOffset, count * 2);
     for (let i = 0; i < count; i++) {
@@ -271,20 +265,20 @@ function toNumbers(
           continue;
         }
       }
-      out[i] = conversion === 'microsToMillis' ? Math.floor(value / 1_000) : value;
+      out[i] = convert(value);
     }
     return out;
   }
   for (let i = 0; i < count; i++) {
     const value = values[i];
     if (typeof value === 'number') {
-      out[i] = conversion === 'microsToMillis' ? Math.floor(value / 1_000) : value;
+      out[i] = convert(value);
     } else if (typeof value === 'bigint') {
       const number = Number(value);
       if (!timestamp && !Number.isSafeInteger(number)) {
         unsafe(i);
         out[i] = NaN;
-      } else out[i] = conversion === 'microsToMillis' ? Math.floor(number / 1_000) : number;
+      } else out[i] = convert(number);
     } else {
       throw new Error(`unexpected decoded value of type ${typeof value}`);
     }

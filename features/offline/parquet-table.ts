@@ -361,7 +361,7 @@ function decodeFastChunk(
         inRange(row) ? unsafeIntegerError(location, spec, groupStart + row) : undefined,
     });
   } catch (error) {
-    if (error instanceof ParquetReadError || error instanceof ParquetSchemaError) throw error;
+    // asReadError passes our own errors (a null, an unsafe integer) through as they are.
     throw asReadError(location, `cannot decode column "${spec.name}"`, error);
   }
   if (!whole) column.set(target.subarray(start - groupStart, end - groupStart), start - from);
