@@ -45,11 +45,13 @@ describe('createModelInputBuilder', () => {
     const raw = build(application, present([zipcodeRecord(), creditRecord('19700101_0001')]));
     expect(raw[viewFeature]).not.toBe('from the request');
     expect(raw[requestField]).toBeUndefined();
-    // Records do not share state: a second build starts from the template again.
+    // Records do not share state: a second build is a new record, and the first keeps its values.
     const again = build(
       applicationFor('19700101_0002'),
       present([zipcodeRecord(), creditRecord('19700101_0002')]),
     );
+    expect(again).not.toBe(raw);
     expect(again[requestField]).not.toBeUndefined();
+    expect(raw[requestField]).toBeUndefined();
   });
 });
