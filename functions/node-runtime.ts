@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Context } from 'hono';
 import { fileURLToPath } from 'node:url';
 import { featureViews } from '../features/definitions.js';
+import type { EntityKeyEncoder } from '../features/online/key-layout.js';
 import type { OnlineStore } from '../features/online/types.js';
 import { loadModel } from '../model/model.js';
 import type { RemoteScorer } from '../model/remote-scoring.js';
@@ -12,7 +13,6 @@ import { composeStores } from './compose-store.js';
 import type { Config } from './config.js';
 import { loadRateLimitLibrary } from './http/rate-limit.js';
 import { entityKeyEncoderFromConfig, rateLimitedByConfig } from './security-config.js';
-import { loadEmbeddedStore } from './embedded-store.js';
 import { createLogger, type Logger } from './logger.js';
 
 /**
@@ -88,6 +88,37 @@ async function warmUp(store: OnlineStore, logger: Logger): Promise<void> {
   }
 }
 
+/**
+ * Region, credentials and AWS_ENDPOINT_URL_DYNAMODB come from the standard AWS environment. With
+ * static credentials there (Lambda's, or a laptop's AWS_ACCESS_KEY_ID), reads are signed without
+ * an SDK client, whose ~100 ms of module loading was most of a Lambda's first decision
+ * (dynamodb-node-http.ts); otherwise an SDK client resolves the rest of the chain (ECS, IMDS,
+ * SSO, profiles).
+ */
+async function createDynamoDbStore(
+  tableName: string,
+  encodeEntityKey: EntityKeyEncoder | undefined,
+): Promise<OnlineStore> {
+  const { NodeHttpDynamoDbApi, dynamoDbSigningFromEnv } =
+    await import('../features/online/dynamodb-node-http.js');
+  const signing = dynamoDbSigningFromEnv(process.env);
+  if (signing) {
+    const { DynamoDbApiStore } = await import('../features/online/dynamodb-api-store.js');
+    return new DynamoDbApiStore({
+      tableName,
+      api: new NodeHttpDynamoDbApi(signing),
+      encodeEntityKey,
+    });
+  }
+  const { DynamoDbStore } = await import('../features/online/dynamodb.js');
+  return new DynamoDbStore({
+    tableName,
+    clientConfig: {},
+    encodeEntityKey,
+    transport: 'node-http',
+  });
+}
+
 // Store clients are imported only when configured: `redis` costs ~170 ms and the DynamoDB client
 // ~100 ms of module loading, which a deployment that does not use them should not pay.
 async function createStore(config: Config, logger: Logger): Promise<OnlineStore> {
@@ -112,14 +143,7 @@ async function createStore(config: Config, logger: Logger): Promise<OnlineStore>
   }
   let dynamodb: OnlineStore | undefined;
   if (config.DYNAMODB_TABLE) {
-    const { DynamoDbStore } = await import('../features/online/dynamodb.js');
-    // Region, credentials and AWS_ENDPOINT_URL_DYNAMODB come from the standard AWS environment.
-    dynamodb = new DynamoDbStore({
-      tableName: config.DYNAMODB_TABLE,
-      clientConfig: {},
-      encodeEntityKey,
-      transport: 'node-http',
-    });
+    dynamodb = await createDynamoDbStore(config.DYNAMODB_TABLE, encodeEntityKey);
   }
   const composed = composeStores(
     { redis, dynamodb },
@@ -133,5 +157,9 @@ async function createStore(config: Config, logger: Logger): Promise<OnlineStore>
   if (composed) return composed;
   const sampleDir = config.SAMPLE_DATA_DIR ?? DEFAULT_SAMPLE_DATA_DIR;
   logger.info({ msg: 'no online store configured; serving the embedded sample data', sampleDir });
+  // Imported here, like every store: its Parquet reader and S3 client took ~49 ms of module
+  // evaluation at every cold start (the Lambda bundle, medians of 9 on the bench VM), paid by
+  // deployments that never read a Parquet file.
+  const { loadEmbeddedStore } = await import('./embedded-store.js');
   return loadEmbeddedStore(sampleDir);
 }
