@@ -2,7 +2,6 @@ import type { Context } from 'hono';
 import { createHmacEntityKeyEncoder } from '../features/online/entity-key-hmac.js';
 import type { EntityKeyEncoder } from '../features/online/key-layout.js';
 import type { Config } from './config.js';
-import { createRateLimitRedis } from './http/rate-limit.js';
 import type { SecurityOptions } from './http/security.js';
 
 /**
@@ -22,10 +21,7 @@ export function securityFromConfig(
     corsOrigins: config.CORS_ORIGINS,
     rateLimit: rateLimited
       ? {
-          redis: createRateLimitRedis({
-            url: config.UPSTASH_REDIS_REST_URL!,
-            token: config.UPSTASH_REDIS_REST_TOKEN!,
-          }),
+          redis: { url: config.UPSTASH_REDIS_REST_URL!, token: config.UPSTASH_REDIS_REST_TOKEN! },
           perApiKey: { requests: config.RATE_LIMIT_PER_KEY, windowSeconds: window },
           perIp: { requests: config.RATE_LIMIT_PER_IP, windowSeconds: window },
           timeoutMs: config.RATE_LIMIT_TIMEOUT_MS,

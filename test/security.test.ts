@@ -3,7 +3,7 @@ import { requestId } from 'hono/request-id';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmbeddedStore } from '../features/online/embedded.js';
 import { createLogger } from '../functions/logger.js';
-import { createRateLimitRedis, type RateLimitOptions } from '../functions/http/rate-limit.js';
+import type { RateLimitOptions } from '../functions/http/rate-limit.js';
 import {
   ApiKeyVerifier,
   SecurityConfigError,
@@ -249,7 +249,7 @@ describe('rate limiting with @upstash/ratelimit over the Upstash REST bridge', (
   const limited = (rateLimit: Partial<RateLimitOptions>, options: Partial<SecurityOptions> = {}) =>
     secured({
       rateLimit: {
-        redis: createRateLimitRedis({ url: bridge.url, token: bridge.token }),
+        redis: { url: bridge.url, token: bridge.token },
         clientIp,
         prefix: uniquePrefix('rl'),
         // Generous on this shared machine; fail-open has its own tests below.
@@ -348,12 +348,29 @@ describe('rate limiting with @upstash/ratelimit over the Upstash REST bridge', (
     );
   });
 
+  it('fails open, logging why, when its Upstash client cannot even be built', async () => {
+    // @upstash/redis refuses this URL when the limiter builds its client on first use; the
+    // request still passes, the log names the setup, and the next request tries again.
+    const broken = secured({
+      rateLimit: { redis: { url: 'not a url', token: 'x' }, clientIp, perApiKey: false },
+    });
+    const before = logs.length;
+    for (let i = 0; i < 2; i++) expect((await post(broken, from(IPS.one))).status).toBe(200);
+    const failOpen = logs
+      .slice(before)
+      .map((l) => JSON.parse(l))
+      .filter((l) => l.msg === 'rate limit failed open');
+    expect(failOpen).toHaveLength(1); // the second is inside the log interval
+    expect(failOpen[0]).toMatchObject({ level: 'warn', limiter: 'setup', reason: 'error' });
+    expect(failOpen[0].error).toMatch(/Error/);
+  });
+
   it('fails open within its deadline when Redis stops answering, and limits again when it returns', async () => {
     const own = await startRedisServer();
     const ownBridge = await startUpstashBridge({ redisUrl: own.url, token: 'own-token' });
     const app = secured({
       rateLimit: {
-        redis: createRateLimitRedis({ url: ownBridge.url, token: ownBridge.token }),
+        redis: { url: ownBridge.url, token: ownBridge.token },
         clientIp,
         prefix: uniquePrefix('rl-down'),
         timeoutMs: 300,

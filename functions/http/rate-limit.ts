@@ -1,5 +1,5 @@
 import type { Ratelimit } from '@upstash/ratelimit';
-import { Redis } from '@upstash/redis';
+import type { Redis } from '@upstash/redis';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { RequestIdVariables } from 'hono/request-id';
 import {
@@ -27,9 +27,18 @@ export interface RateLimitRule {
   readonly windowSeconds: number;
 }
 
+/** Where the windows live: an Upstash Redis's REST URL and token. */
+export interface RateLimitRedisConfig {
+  readonly url: string;
+  readonly token: string;
+}
+
 export interface RateLimitOptions {
-  /** The Upstash Redis that holds the windows; see `createRateLimitRedis`. */
-  readonly redis: Redis;
+  /**
+   * The Upstash Redis that holds the windows. The limiter makes its own client from these when
+   * the libraries load (see createRateLimitRedis for its settings).
+   */
+  readonly redis: RateLimitRedisConfig;
   /** Default 6,000 per 60 s (100/s) per key: one key serves a whole frontend. `false`: off. */
   readonly perApiKey?: RateLimitRule | false;
   /** Default 600 per 60 s (10/s) per address; also slows down key guessing. `false`: off. */
@@ -59,17 +68,31 @@ export interface RateLimitWiring {
   readonly background?: (work: Promise<void>) => void;
 }
 
-let library: Promise<typeof import('@upstash/ratelimit')> | undefined;
+interface RateLimitLibraries {
+  readonly Ratelimit: typeof Ratelimit;
+  readonly Redis: typeof Redis;
+}
+
+let libraries: Promise<RateLimitLibraries> | undefined;
 
 /**
- * @upstash/ratelimit, imported on first need rather than with this module: evaluating it cost
- * ~3 ms of a cold start here (the cold-start bench's entry, import + model ready beyond Node's
- * start, medians of 15 interleaved runs: 25.3 ms with the static import, 22.2 ms without), which
- * every deployment that does not limit (embedded, REDIS_URL, DynamoDB alone) paid for nothing. A
- * runtime that limits calls this while it starts, so no request waits for it.
+ * @upstash/ratelimit and @upstash/redis, imported on first need rather than with this module.
+ * Evaluating them cost every cold start here, including those of deployments that do not limit
+ * (embedded, REDIS_URL, DynamoDB alone): @upstash/ratelimit ~3 ms (the cold-start bench's entry,
+ * import + model ready beyond Node's start, medians of 15 interleaved runs: 25.3 ms with the
+ * static import, 22.2 ms without), @upstash/redis ~7 ms (a bundle of it alone, median of 9
+ * imports, against an empty one). A runtime that limits calls this while it starts, so no request
+ * waits for it.
  */
-export function loadRateLimitLibrary(): Promise<typeof import('@upstash/ratelimit')> {
-  return (library ??= import('@upstash/ratelimit'));
+export function loadRateLimitLibrary(): Promise<RateLimitLibraries> {
+  libraries ??= Promise.all([import('@upstash/ratelimit'), import('@upstash/redis')]).then(
+    ([{ Ratelimit }, { Redis }]) => ({ Ratelimit, Redis }),
+    (error: unknown) => {
+      libraries = undefined; // a later call tries again
+      throw error;
+    },
+  );
+  return libraries;
 }
 
 export const DEFAULT_PER_API_KEY: RateLimitRule = { requests: 6_000, windowSeconds: 60 };
@@ -78,12 +101,9 @@ export const DEFAULT_PER_IP: RateLimitRule = { requests: 600, windowSeconds: 60 
 /**
  * An @upstash/redis client tuned for a limiter that fails open: no retries (a retry after the
  * deadline only adds load to a struggling Redis), no telemetry headers, no sync token.
- *
- * @example
- * const redis = createRateLimitRedis({ url: config.UPSTASH_REDIS_REST_URL, token: config.UPSTASH_REDIS_REST_TOKEN });
  */
-export function createRateLimitRedis(config: { url: string; token: string }): Redis {
-  return new Redis({
+function createRateLimitRedis(RedisClient: typeof Redis, config: RateLimitRedisConfig): Redis {
+  return new RedisClient({
     url: config.url,
     token: config.token,
     retry: false,
@@ -133,11 +153,12 @@ export function rateLimit<V extends RequestIdVariables = RequestIdVariables>(
   const keyRule = rule(options.perApiKey, DEFAULT_PER_API_KEY, 'api_key');
   let limiters: Promise<{ byIp?: Ratelimit; byKey?: Ratelimit }> | undefined;
   const loadLimiters = () =>
-    (limiters ??= loadRateLimitLibrary().then(({ Ratelimit }) => {
+    (limiters ??= loadRateLimitLibrary().then(({ Ratelimit, Redis }) => {
+      const redis = createRateLimitRedis(Redis, options.redis);
       const limiter = (limit: RateLimitRule | undefined, scope: Scope) =>
         limit &&
         new Ratelimit({
-          redis: options.redis,
+          redis,
           limiter: Ratelimit.slidingWindow(limit.requests, `${limit.windowSeconds} s`),
           prefix: `${prefix}:${scope}`,
           timeout,
@@ -182,7 +203,16 @@ export function rateLimit<V extends RequestIdVariables = RequestIdVariables>(
 
   return async function rateLimitMiddleware(c, next) {
     if (wiring.isPublicPath(c.req.path)) return next();
-    const { byIp, byKey } = await loadLimiters();
+    let loaded: Awaited<ReturnType<typeof loadLimiters>>;
+    try {
+      loaded = await loadLimiters();
+    } catch (error) {
+      // The libraries could not be imported or the client not built: fail open, retry later.
+      limiters = undefined;
+      logFailOpen('setup', 'error', error);
+      return next();
+    }
+    const { byIp, byKey } = loaded;
     const checks: Promise<Verdict>[] = [];
     const ip = byIp ? options.clientIp?.(c) : undefined;
     if (byIp && ip) checks.push(check(byIp, 'ip', ip));
@@ -235,7 +265,7 @@ export function rateLimit<V extends RequestIdVariables = RequestIdVariables>(
  */
 function failOpenLogger(logger: Logger) {
   const last = new Map<string, { at: number; suppressed: number }>();
-  return (scope: Scope, reason: FailOpenReason, error?: unknown) => {
+  return (scope: Scope | 'setup', reason: FailOpenReason, error?: unknown) => {
     const key = `${scope}:${reason}`;
     const now = Date.now();
     const entry = last.get(key);
