@@ -44,7 +44,10 @@ import {
 export interface DynamoDbApiStoreConfig {
   /** DYNAMODB_TABLE */
   readonly tableName: string;
-  /** The two calls the store makes: `SdkDynamoDbApi` (Node, Lambda) or `FetchDynamoDbApi` (Workers). */
+  /**
+   * The two calls the store makes: `NodeHttpDynamoDbApi` (serving on Node, Lambda),
+   * `SdkDynamoDbApi` (the materializer) or `FetchDynamoDbApi` (Workers).
+   */
   readonly api: DynamoDbApi;
   readonly encodeEntityKey?: EntityKeyEncoder;
   /** First backoff before retrying UnprocessedKeys/UnprocessedItems; doubles each time. Default 5 ms. */
@@ -77,6 +80,11 @@ export class DynamoDbApiStore implements OnlineStore {
     this.#baseDelayMs = config.retryBaseDelayMs ?? 5;
     this.#maxWriteAttempts = config.maxWriteAttempts ?? 10;
     this.#concurrency = config.writeConcurrency ?? 4;
+  }
+
+  /** Releases the api's kept-alive sockets (NodeHttpDynamoDbApi); the store owns its api. */
+  async close(): Promise<void> {
+    this.api.destroy?.();
   }
 
   async read(

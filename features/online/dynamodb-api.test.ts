@@ -2,17 +2,14 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SignatureV4 } from '@smithy/signature-v4';
 import { build } from 'esbuild';
 import { startDynalite, type DynaliteHandle } from '../../test/harness/dynalite.js';
 import { freePort } from '../../test/harness/free-port.js';
-import {
-  DynamoDbApiError,
-  FetchDynamoDbApi,
-  SdkDynamoDbApi,
-  type DynamoDbApi,
-} from './dynamodb-api.js';
+import { DynamoDbApiError, FetchDynamoDbApi, type DynamoDbApi } from './dynamodb-api.js';
 import { createDynamoDbTable } from './dynamodb.js';
-import { NodeHttpDynamoDbApi } from './dynamodb-node-http.js';
+import { SdkDynamoDbApi } from './dynamodb-sdk-api.js';
+import { NodeHttpDynamoDbApi, dynamoDbSigningFromEnv } from './dynamodb-node-http.js';
 
 const credentials = { accessKeyId: 'AKIDTEST', secretAccessKey: 'secret' };
 const TABLE = 'api-parity';
@@ -46,10 +43,19 @@ const nodeHttpApi = (endpoint: string, region = 'us-east-1', sessionToken?: stri
     new DynamoDBClient({ region, credentials: { ...credentials, sessionToken } }),
     { endpoint, env: {} },
   );
+/** Signed from the environment, without an SDK client (what Lambda's serving path uses). */
+const ENV_CREDENTIALS = {
+  AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+  AWS_REGION: 'us-east-1',
+};
+const nodeHttpEnvApi = (endpoint: string, env: Record<string, string> = ENV_CREDENTIALS) =>
+  new NodeHttpDynamoDbApi(dynamoDbSigningFromEnv(env)!, { endpoint, env: {} });
 const implementations: [string, (endpoint: string) => DynamoDbApi][] = [
   ['AWS SDK', sdkApi],
   ['fetch + aws4fetch', fetchApi],
   ['node:http + SDK signer', (endpoint) => nodeHttpApi(endpoint)],
+  ['node:http + environment credentials', (endpoint) => nodeHttpEnvApi(endpoint)],
 ];
 /** The two that speak the JSON protocol themselves. */
 const protocolImplementations = implementations.slice(1);
@@ -177,6 +183,76 @@ describe('the JSON-protocol implementations', () => {
     const seen = faulty.lastRequest as FaultyServer['lastRequest'];
     expect(seen?.headers['x-amz-target']).toBe('DynamoDB_20120810.BatchGetItem');
     api.destroy();
+  });
+
+  it('reads credentials and region from the environment as the SDK does first, else nothing', () => {
+    expect(dynamoDbSigningFromEnv({ ...ENV_CREDENTIALS, AWS_SESSION_TOKEN: 'tok' })).toEqual({
+      region: 'us-east-1',
+      // Literal values: the SDK tags the `credentials` object it was given with a `$source`.
+      credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'secret', sessionToken: 'tok' },
+    });
+    const { AWS_REGION: _, ...noRegion } = ENV_CREDENTIALS;
+    expect(dynamoDbSigningFromEnv({ ...noRegion, AWS_DEFAULT_REGION: 'eu-west-1' })?.region).toBe(
+      'eu-west-1',
+    );
+    // Anything missing: the caller falls back to an SDK client's full chain (ECS, IMDS, SSO…).
+    expect(dynamoDbSigningFromEnv(noRegion)).toBeUndefined();
+    expect(
+      dynamoDbSigningFromEnv({ ...ENV_CREDENTIALS, AWS_SECRET_ACCESS_KEY: '' }),
+    ).toBeUndefined();
+    expect(dynamoDbSigningFromEnv({ AWS_REGION: 'us-east-1', AWS_PROFILE: 'dev' })).toBeUndefined();
+  });
+
+  it('signs from the environment exactly as the SDK signer does, session token included', async () => {
+    faulty.mode = 'ok';
+    faulty.lastRequest = undefined;
+    const api = nodeHttpEnvApi(faulty.url, {
+      ...ENV_CREDENTIALS,
+      AWS_REGION: 'eu-west-1',
+      AWS_SESSION_TOKEN: 'session-token',
+    });
+    const input = { RequestItems: { [TABLE]: { Keys: [key('a')] } } };
+    await api.batchGetItem(input);
+    api.destroy();
+    const seen = faulty.lastRequest as FaultyServer['lastRequest'];
+    const headers = seen!.headers as Record<string, string>;
+    expect(headers['x-amz-security-token']).toBe('session-token');
+    expect(headers.authorization).toContain('/eu-west-1/dynamodb/aws4_request');
+    // The same request signed independently, at the same instant, by the SDK's own signer.
+    const url = new URL(faulty.url);
+    const stamp = headers['x-amz-date'];
+    const expected = await new SignatureV4({
+      service: 'dynamodb',
+      region: 'eu-west-1',
+      credentials: {
+        accessKeyId: 'AKIDTEST',
+        secretAccessKey: 'secret',
+        sessionToken: 'session-token',
+      },
+      sha256: new DynamoDBClient({ region: 'eu-west-1' }).config.sha256,
+    }).sign(
+      {
+        method: 'POST',
+        protocol: url.protocol,
+        hostname: url.hostname,
+        port: Number(url.port),
+        path: url.pathname,
+        query: {},
+        headers: {
+          host: url.host,
+          'content-type': 'application/x-amz-json-1.0',
+          'x-amz-target': 'DynamoDB_20120810.BatchGetItem',
+        },
+        body: seen!.body,
+      },
+      {
+        signingDate: new Date(
+          `${stamp.slice(0, 4)}-${stamp.slice(4, 6)}-${stamp.slice(6, 8)}T${stamp.slice(9, 11)}:${stamp.slice(11, 13)}:${stamp.slice(13, 15)}Z`,
+        ),
+      },
+    );
+    expect(JSON.parse(seen!.body)).toEqual(input);
+    expect(headers.authorization).toBe(expected.headers.authorization);
   });
 
   it.each([

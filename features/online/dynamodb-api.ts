@@ -1,24 +1,22 @@
 /**
- * The two DynamoDB calls the online store makes, behind one small interface, with two
+ * The two DynamoDB calls the online store makes, behind one small interface, with three
  * implementations:
- * - `SdkDynamoDbApi` over the AWS SDK's DynamoDBClient (Node, Lambda: credential chain, retries);
+ * - `SdkDynamoDbApi` over the AWS SDK's DynamoDBClient (dynamodb-sdk-api.ts: credential chain,
+ *   SDK retries; the materializer's writes);
+ * - `NodeHttpDynamoDbApi` over node:http, signed by @smithy/signature-v4 (dynamodb-node-http.ts:
+ *   the serving path on Node and Lambda);
  * - `FetchDynamoDbApi` over `fetch`, signed by aws4fetch, speaking DynamoDB's JSON protocol
  *   (Workers: ~4 KiB gzip, where the SDK client adds ~85 KiB and breaks the 150 KiB budget).
- * Inputs and outputs are the SDK's own types; type-only imports are erased, so a bundle that uses
- * only `FetchDynamoDbApi` carries no SDK code (the SDK package is `sideEffects: false`, so the
- * unused `SdkDynamoDbApi` and its imports are dropped; dynamodb-api.test.ts guards this).
+ * Inputs and outputs are the SDK's own types, imported as types only: this module carries no SDK
+ * code (dynamodb-api.test.ts guards this for the Worker bundle).
  */
-import {
-  BatchGetItemCommand,
-  BatchWriteItemCommand,
-  type BatchGetItemInput,
-  type BatchGetItemOutput,
-  type BatchWriteItemInput,
-  type BatchWriteItemOutput,
-  type DynamoDBClient,
+import type {
+  BatchGetItemInput,
+  BatchGetItemOutput,
+  BatchWriteItemInput,
+  BatchWriteItemOutput,
 } from '@aws-sdk/client-dynamodb';
 import { AwsClient } from 'aws4fetch';
-import { abandonOnAbort } from './store-support.js';
 
 export type { BatchGetItemInput, BatchGetItemOutput, BatchWriteItemInput, BatchWriteItemOutput };
 
@@ -26,6 +24,8 @@ export interface DynamoDbApi {
   /** Rejects with DynamoDbApiError when DynamoDB or the network fails. */
   batchGetItem(input: BatchGetItemInput, signal?: AbortSignal): Promise<BatchGetItemOutput>;
   batchWriteItem(input: BatchWriteItemInput, signal?: AbortSignal): Promise<BatchWriteItemOutput>;
+  /** Releases what the implementation holds open (kept-alive sockets); optional. */
+  destroy?(): void;
 }
 
 /**
@@ -45,42 +45,6 @@ export class DynamoDbApiError extends Error {
     options?: { cause?: unknown },
   ) {
     super(`${operation} failed: ${code}: ${awsMessage}`, options);
-  }
-}
-
-/** Over the AWS SDK client: what Node and Lambda use (credential chain, SDK retries). */
-export class SdkDynamoDbApi implements DynamoDbApi {
-  constructor(readonly client: DynamoDBClient) {}
-
-  batchGetItem(input: BatchGetItemInput, signal?: AbortSignal): Promise<BatchGetItemOutput> {
-    return this.#send('BatchGetItem', new BatchGetItemCommand(input), signal);
-  }
-
-  batchWriteItem(input: BatchWriteItemInput, signal?: AbortSignal): Promise<BatchWriteItemOutput> {
-    return this.#send('BatchWriteItem', new BatchWriteItemCommand(input), signal);
-  }
-
-  /**
-   * The deadline is NOT passed to the SDK: aborting a request destroys its keep-alive socket, and
-   * against DynamoDB every new socket costs a TLS handshake longer than the read deadline itself,
-   * so one slow read would make the next ones slow too (measured: 50 aborted reads, 49 new
-   * connections). The store races the deadline instead; the abandoned request finishes in the
-   * background, bounded by the client's requestTimeout (see dynamodb.ts).
-   */
-  async #send<T>(operation: string, command: object, signal: AbortSignal | undefined): Promise<T> {
-    try {
-      signal?.throwIfAborted();
-      return await abandonOnAbort(
-        this.client.send(command as never) as Promise<T>,
-        signal,
-        deadlinePassed,
-      );
-    } catch (error) {
-      const e = error as Error & { $metadata?: { httpStatusCode?: number } };
-      throw new DynamoDbApiError(operation, e.name, e.message, e.$metadata?.httpStatusCode, {
-        cause: error,
-      });
-    }
   }
 }
 

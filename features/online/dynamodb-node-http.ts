@@ -1,8 +1,9 @@
 /**
  * The DynamoDB calls of the online store over node:http(s) with a keep-alive agent, signed by the
- * AWS SDK's own SigV4 signer (@smithy/signature-v4) with the credentials, region and hash of an
- * SDK client's resolved config, so the standard credential chain (environment, Lambda role, ECS,
- * SSO…) still applies. What it leaves out is the SDK's per-call middleware stack.
+ * AWS SDK's own SigV4 signer (@smithy/signature-v4). The credentials and region come either from
+ * an SDK client's resolved config, so the standard credential chain (environment, Lambda role,
+ * ECS, SSO…) applies, or straight from the environment (`dynamoDbSigningFromEnv`). What it leaves
+ * out is the SDK's per-call middleware stack.
  *
  * Why not the SDK's `send()` on the serving path: measured on the benchmark VM, the bundled server
  * spent ~0.9 ms of CPU per BatchGetItem through DynamoDBClient (87 % of a core at ~740 reads/s),
@@ -18,6 +19,7 @@ import type {
   BatchWriteItemOutput,
   DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
+import { Sha256 } from '@smithy/core/checksum';
 import { SignatureV4 } from '@smithy/signature-v4';
 import {
   DynamoDbApiError,
@@ -39,8 +41,38 @@ export interface NodeHttpDynamoDbApiOptions {
   readonly env?: Record<string, string | undefined>;
 }
 
+type SignerInit = ConstructorParameters<typeof SignatureV4>[0];
+
+/** What the calls are signed with: region, credentials and the SigV4 hash. */
+export interface DynamoDbSigning {
+  readonly region: SignerInit['region'];
+  readonly credentials: SignerInit['credentials'];
+  /** Default: @smithy/core's Sha256, the one the SDK clients use. */
+  readonly sha256?: SignerInit['sha256'];
+}
+
+/**
+ * Static credentials and a region from the environment, read as the SDK's own chain reads them
+ * first (its `fromEnv` provider, then AWS_REGION / AWS_DEFAULT_REGION); undefined when they are
+ * not all there, and the caller falls back to an SDK client's chain. Lambda always sets them.
+ *
+ * Why not an SDK client everywhere: creating a DynamoDBClient loads ~500 KiB of SDK (91–106 ms of
+ * import, a bundle of it alone on the bench VM, medians of 9), where the signer and its hash take
+ * ~26 ms; on Lambda that was most of the first decision's cold start.
+ */
+export function dynamoDbSigningFromEnv(
+  env: Record<string, string | undefined> = process.env,
+): DynamoDbSigning | undefined {
+  const accessKeyId = env.AWS_ACCESS_KEY_ID;
+  const secretAccessKey = env.AWS_SECRET_ACCESS_KEY;
+  const region = env.AWS_REGION || env.AWS_DEFAULT_REGION;
+  if (!accessKeyId || !secretAccessKey || !region) return undefined;
+  const sessionToken = env.AWS_SESSION_TOKEN || undefined;
+  return { region, credentials: { accessKeyId, secretAccessKey, sessionToken } };
+}
+
 export class NodeHttpDynamoDbApi implements DynamoDbApi {
-  readonly #client: DynamoDBClient;
+  readonly #region: SignerInit['region'];
   readonly #signer: SignatureV4;
   readonly #explicitEndpoint: string | undefined;
   readonly #requestTimeoutMs: number;
@@ -50,18 +82,22 @@ export class NodeHttpDynamoDbApi implements DynamoDbApi {
     'https:': new https.Agent({ keepAlive: true }),
   };
 
-  /** `client`: an SDK client whose config (credentials, region) the calls are signed with. */
-  constructor(client: DynamoDBClient, options: NodeHttpDynamoDbApiOptions = {}) {
-    this.#client = client;
+  /**
+   * `signing`: an SDK client, whose resolved config (credentials, region, hash) the calls are
+   * signed with, or the same three given directly (see dynamoDbSigningFromEnv).
+   */
+  constructor(signing: DynamoDBClient | DynamoDbSigning, options: NodeHttpDynamoDbApiOptions = {}) {
+    const { region, credentials, sha256 } = 'config' in signing ? signing.config : signing;
+    this.#region = region;
     const env = options.env ?? process.env;
     this.#explicitEndpoint =
       options.endpoint ?? env.AWS_ENDPOINT_URL_DYNAMODB ?? env.AWS_ENDPOINT_URL;
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 1_000;
     this.#signer = new SignatureV4({
       service: 'dynamodb',
-      region: client.config.region,
-      credentials: client.config.credentials,
-      sha256: client.config.sha256,
+      region,
+      credentials,
+      sha256: sha256 ?? Sha256,
     });
   }
 
@@ -82,7 +118,8 @@ export class NodeHttpDynamoDbApi implements DynamoDbApi {
   #resolveEndpoint(): Promise<URL> {
     return (this.#endpoint ??= (async () => {
       if (this.#explicitEndpoint) return new URL(this.#explicitEndpoint);
-      return new URL(`https://dynamodb.${await this.#client.config.region()}.amazonaws.com/`);
+      const region = typeof this.#region === 'string' ? this.#region : await this.#region();
+      return new URL(`https://dynamodb.${region}.amazonaws.com/`);
     })());
   }
 

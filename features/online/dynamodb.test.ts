@@ -11,7 +11,8 @@ import {
   uniquePrefix,
   zipcodeRecord,
 } from '../../test/harness/feature-records.js';
-import { FetchDynamoDbApi, SdkDynamoDbApi, type DynamoDbApi } from './dynamodb-api.js';
+import { FetchDynamoDbApi, type DynamoDbApi } from './dynamodb-api.js';
+import { SdkDynamoDbApi } from './dynamodb-sdk-api.js';
 import { DynamoDbApiStore, DynamoDbStore, createDynamoDbTable } from './dynamodb.js';
 import { StoreUnavailableError } from './types.js';
 

@@ -11,7 +11,8 @@ import {
   type DynamoDBClientConfig,
 } from '@aws-sdk/client-dynamodb';
 import { DynamoDbApiStore, type DynamoDbApiStoreConfig } from './dynamodb-api-store.js';
-import { SdkDynamoDbApi, type DynamoDbApi } from './dynamodb-api.js';
+import type { DynamoDbApi } from './dynamodb-api.js';
+import { SdkDynamoDbApi } from './dynamodb-sdk-api.js';
 import { NodeHttpDynamoDbApi } from './dynamodb-node-http.js';
 import { DYNAMODB_PARTITION_KEY } from './key-layout.js';
 
@@ -38,7 +39,6 @@ export class DynamoDbStore extends DynamoDbApiStore {
   /** The SDK client behind the store; undefined when built over another DynamoDbApi. */
   readonly client: DynamoDBClient | undefined;
   readonly #ownsClient: boolean;
-  readonly #nodeHttp: NodeHttpDynamoDbApi | undefined;
 
   constructor(config: DynamoDbStoreConfig) {
     const client = config.api
@@ -63,7 +63,6 @@ export class DynamoDbStore extends DynamoDbApiStore {
     super({ ...config, api });
     this.client = client;
     this.#ownsClient = !config.api && !config.client;
-    this.#nodeHttp = api instanceof NodeHttpDynamoDbApi ? api : undefined;
   }
 
   /** Creates the table (pk string, on demand) if missing and waits until it is active. */
@@ -74,8 +73,8 @@ export class DynamoDbStore extends DynamoDbApiStore {
     return createDynamoDbTable(this.client, this.tableName);
   }
 
-  async close(): Promise<void> {
-    this.#nodeHttp?.destroy();
+  override async close(): Promise<void> {
+    await super.close();
     if (this.#ownsClient) this.client?.destroy();
   }
 }
