@@ -53,6 +53,20 @@ function getRuntime(): Promise<LambdaRuntime> {
   return runtime;
 }
 
+// Built while Lambda initializes the sandbox, not in the first invocation (AWS's advice: set up
+// outside the handler): with provisioned concurrency that happens before any request arrives.
+// A failed start is not fatal here; getRuntime has forgotten it and the first invocation retries,
+// answering with the error if it fails again.
+await getRuntime().catch((error: unknown) => {
+  console.error(
+    JSON.stringify({
+      level: 'error',
+      msg: 'start failed during init; the first invocation retries',
+      error: error instanceof Error ? error.message : String(error),
+    }),
+  );
+});
+
 export const handler = async (event: LambdaEvent, context: Context) => {
   const ready = await getRuntime();
   const response = await ready.handle(event, context);

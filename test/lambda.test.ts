@@ -159,3 +159,48 @@ describe('Lambda handler, Redis in front of DynamoDB', () => {
     expect(second.features.served_by).toBe('redis');
   });
 });
+
+describe('Lambda handler start', () => {
+  it('starts while the module initializes, and a start that failed there is retried by the first invocation', async () => {
+    const errors: string[] = [];
+    const spy = vi.spyOn(console, 'error').mockImplementation((line: unknown) => {
+      errors.push(String(line));
+    });
+    try {
+      const env = {
+        SST_RESOURCE_App: JSON.stringify({ name: 'loan-decision-api', stage: 'test' }),
+        SST_RESOURCE_Features: JSON.stringify({ name: table, type: 'sst.aws.Dynamo' }),
+        SST_RESOURCE_ApiKeys: JSON.stringify({ value: API_KEY, type: 'sst.sst.Secret' }),
+        AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint,
+        AWS_REGION: 'us-east-1',
+        AWS_ACCESS_KEY_ID: 'test',
+        AWS_SECRET_ACCESS_KEY: 'test',
+        LOG_LEVEL: 'silent',
+        DYNAMODB_DEADLINE_MS: '3000',
+        // Not there yet: the start during import fails on it.
+        MODEL_PATH: '/nonexistent/model.onnx',
+      };
+      const handler = await importHandler(env);
+      expect(errors).toHaveLength(1);
+      expect(JSON.parse(errors[0])).toMatchObject({
+        level: 'error',
+        msg: 'start failed during init; the first invocation retries',
+      });
+      expect(errors[0]).toContain('/nonexistent/model.onnx');
+
+      // The model arrives; the first invocation starts again instead of replaying the failure.
+      delete process.env.MODEL_PATH;
+      const response = await handler(
+        functionUrlEvent({
+          body: JSON.stringify(applicationFor(APPLICANT)),
+          headers: { ...baseHeaders, ...authorized },
+        }),
+        lambdaContext,
+      );
+      expect(response.statusCode).toBe(200);
+      expect(errors).toHaveLength(1);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});
