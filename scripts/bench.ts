@@ -147,6 +147,12 @@ try {
     markSection('cold-start');
     say('cold start');
     results.coldStart = await benchColdStart(sizes.coldStartRuns);
+    say(
+      `cold start of the Lambda bundle (scripts/bench-lambda-cold.ts --runs ${sizes.coldStartRuns})`,
+    );
+    results.lambdaColdStart = (
+      await runJsonLinesScript('bench-lambda-cold.ts', ['--runs', String(sizes.coldStartRuns)])
+    ).at(-1);
   }
   if (sections.includes('throughput')) {
     markSection('throughput');
@@ -196,17 +202,25 @@ say(`wrote ${path.relative(process.cwd(), args.out!) || args.out}`);
 
 /** H5's materialization bench, as its own process; its JSON lines are the results. */
 function runMaterializeBench(extraArgs: string[]): Promise<Record<string, unknown>[]> {
+  return runJsonLinesScript('bench-materialize.ts', extraArgs);
+}
+
+/** A bench script of scripts/ as its own process; the JSON lines it prints are its results. */
+function runJsonLinesScript(
+  script: string,
+  extraArgs: string[],
+): Promise<Record<string, unknown>[]> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', path.join(repoRoot, 'scripts', 'bench-materialize.ts'), ...extraArgs],
+      ['--import', 'tsx', path.join(repoRoot, 'scripts', script), ...extraArgs],
       { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] },
     );
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     child.once('error', reject);
     child.once('exit', (code) => {
-      if (code !== 0) return reject(new Error(`bench-materialize exited with ${code}`));
+      if (code !== 0) return reject(new Error(`${script} exited with ${code}`));
       const runs = out
         .split('\n')
         .filter((line) => line.startsWith('{'))
