@@ -1,11 +1,5 @@
 import * as z from 'zod/mini';
-import {
-  ErrorSchema,
-  HealthSchema,
-  LoanApplicationColumnsSchema,
-  LoanApplicationSchema,
-  LoanDecisionSchema,
-} from './schemas.js';
+import { LoanApplicationSchema, documentationSchemas } from './schemas.js';
 
 /**
  * GET /openapi.json, generated from the zod schemas that validate the requests (zod's own
@@ -28,6 +22,7 @@ const jsonBody = (description: string, name: string) => ({
 });
 
 export function buildOpenApiDocument() {
+  const documented = documentationSchemas();
   const errors = {
     400: jsonBody('Invalid request: each bad field is named', 'Error'),
     413: jsonBody('Body larger than the limit', 'Error'),
@@ -71,10 +66,10 @@ export function buildOpenApiDocument() {
     components: {
       schemas: {
         LoanApplication: schema(LoanApplicationSchema, 'input'),
-        LoanApplicationColumns: schema(LoanApplicationColumnsSchema, 'input'),
-        LoanDecision: schema(LoanDecisionSchema),
-        Error: schema(ErrorSchema),
-        Health: schema(HealthSchema),
+        LoanApplicationColumns: schema(documented.LoanApplicationColumns, 'input'),
+        LoanDecision: schema(documented.LoanDecision),
+        Error: schema(documented.Error),
+        Health: schema(documented.Health),
       },
     },
   };
