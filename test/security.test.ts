@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Hono } from 'hono';
 import { requestId } from 'hono/request-id';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -169,6 +170,17 @@ describe('bearer API keys', () => {
     expect(verifier.identify(`Bearer ${KEY_B}`)).not.toBe(a);
     expect(verifier.identify(undefined)).toBeUndefined();
     expect(KEY_A).not.toContain(a!);
+    // The id is the first 16 hex digits of the key's SHA-256, the same on every runtime.
+    expect(a).toBe(createHash('sha256').update(KEY_A).digest('hex').slice(0, 16));
+  });
+
+  it('refuses near misses: one character off, a prefix, the key twice, a different case', () => {
+    const verifier = new ApiKeyVerifier([KEY_A]);
+    const lastOff = KEY_A.slice(0, -1) + (KEY_A.endsWith('j') ? 'k' : 'j');
+    for (const near of [lastOff, KEY_A.slice(0, -1), KEY_A + KEY_A, KEY_A.toUpperCase()]) {
+      expect(verifier.identify(`Bearer ${near}`)).toBeUndefined();
+    }
+    expect(verifier.identify(`Bearer ${KEY_A}`)).toBeDefined();
   });
 });
 
