@@ -3,7 +3,8 @@
  * (functions/lambda.ts, built as SST would with infra/api.ts's settings: esbuild, ESM, minified,
  * node22 target, code splitting), answers one function-URL decision, and exits. Reports the entry
  * chunk's size and, over N runs, the median time from process start to the first decision
- * answered, and the same minus a bare `node -e 0`.
+ * answered, the same minus a bare `node -e 0`, and inside the process the import (Lambda's init
+ * phase: the runtime is built there) apart from the first invocation.
  *
  *   npx tsx scripts/bench-lambda-cold.ts [--runs 15]
  *
@@ -61,9 +62,13 @@ try {
   const runner = path.join(dir, 'invoke.mjs');
   await writeFile(
     runner,
-    `const { handler } = await import(${JSON.stringify(outfile)});
+    `const t0 = performance.now();
+const { handler } = await import(${JSON.stringify(outfile)});
+const t1 = performance.now();
 const res = await handler(${JSON.stringify(event)}, { getRemainingTimeInMillis: () => 10000 });
+const t2 = performance.now();
 if (res.statusCode !== 200) { console.error(res.statusCode, res.body); process.exit(1); }
+process.stdout.write(JSON.stringify({ initMs: t1 - t0, firstInvocationMs: t2 - t1 }) + '\\n');
 process.exit(0);
 `,
   );
@@ -83,26 +88,35 @@ process.exit(0);
   };
   // Spawned asynchronously: dynalite runs in this process and must keep answering.
   const runOnce = (args: string[]) =>
-    new Promise<void>((resolve, reject) => {
+    new Promise<string>((resolve, reject) => {
       const child = spawn(process.execPath, args, {
         env,
-        stdio: ['ignore', process.env.BENCH_LOG_LEVEL ? 'inherit' : 'ignore', 'inherit'],
+        stdio: ['ignore', 'pipe', 'inherit'],
       });
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
       child.once('exit', (code) =>
-        code === 0 ? resolve() : reject(new Error(`run failed: ${args.join(' ')}`)),
+        code === 0 ? resolve(out) : reject(new Error(`run failed: ${args.join(' ')}`)),
       );
     });
-  const median = async (args: string[]) => {
-    const samples: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      const t0 = performance.now();
-      await runOnce(args);
-      samples.push(performance.now() - t0);
-    }
-    return samples.sort((a, b) => a - b)[samples.length >> 1];
-  };
-  const bare = await median(['-e', '0']);
-  const cold = await median([runner]);
+  const median = (samples: number[]) => [...samples].sort((a, b) => a - b)[samples.length >> 1];
+  const bareSamples: number[] = [];
+  const coldSamples: number[] = [];
+  const marks: { initMs: number; firstInvocationMs: number }[] = [];
+  // Interleaved, so a slow spell of the machine hits both alike.
+  for (let i = 0; i < runs; i++) {
+    let t0 = performance.now();
+    await runOnce(['-e', '0']);
+    bareSamples.push(performance.now() - t0);
+    t0 = performance.now();
+    const out = await runOnce([runner]);
+    coldSamples.push(performance.now() - t0);
+    const line = out.split('\n').find((l) => l.startsWith('{"initMs"'));
+    if (!line) throw new Error('the Lambda run did not report its marks');
+    marks.push(JSON.parse(line) as { initMs: number; firstInvocationMs: number });
+  }
+  const bare = median(bareSamples);
+  const cold = median(coldSamples);
   console.log(
     JSON.stringify({
       entryChunkKiB: +(bytes.length / 1024).toFixed(1),
@@ -114,6 +128,10 @@ process.exit(0);
       bareNodeMs: +bare.toFixed(1),
       processStartToFirstDecisionMs: +cold.toFixed(1),
       beyondBareNodeMs: +(cold - bare).toFixed(1),
+      // In the process: the module's import (Lambda's init phase, which builds the runtime) and
+      // the first invocation after it.
+      initMs: +median(marks.map((m) => m.initMs)).toFixed(1),
+      firstInvocationMs: +median(marks.map((m) => m.firstInvocationMs)).toFixed(1),
       runs,
     }),
   );
