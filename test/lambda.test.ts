@@ -41,21 +41,24 @@ async function importHandler(env: Record<string, string>) {
   return (await import('../functions/lambda.js')).handler;
 }
 
+/** A stage with DynamoDB linked by SST, as deployed (dynalite standing in). */
+const dynamoDbStage = () => ({
+  SST_RESOURCE_App: JSON.stringify({ name: 'loan-decision-api', stage: 'test' }),
+  SST_RESOURCE_Features: JSON.stringify({ name: table, type: 'sst.aws.Dynamo' }),
+  SST_RESOURCE_ApiKeys: JSON.stringify({ value: API_KEY, type: 'sst.sst.Secret' }),
+  AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint,
+  AWS_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'test',
+  AWS_SECRET_ACCESS_KEY: 'test',
+  LOG_LEVEL: 'silent',
+  // dynalite on a busy 2-core CI machine is far slower than DynamoDB; defaults are 4 + 5 ms.
+  DYNAMODB_DEADLINE_MS: '3000',
+});
+
 describe('Lambda handler, DynamoDB linked by SST', () => {
   let handler: Awaited<ReturnType<typeof importHandler>>;
   beforeAll(async () => {
-    handler = await importHandler({
-      SST_RESOURCE_App: JSON.stringify({ name: 'loan-decision-api', stage: 'test' }),
-      SST_RESOURCE_Features: JSON.stringify({ name: table, type: 'sst.aws.Dynamo' }),
-      SST_RESOURCE_ApiKeys: JSON.stringify({ value: API_KEY, type: 'sst.sst.Secret' }),
-      AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint,
-      AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'test',
-      AWS_SECRET_ACCESS_KEY: 'test',
-      LOG_LEVEL: 'silent',
-      // dynalite on a busy 2-core CI machine is far slower than DynamoDB; defaults are 4 + 5 ms.
-      DYNAMODB_DEADLINE_MS: '3000',
-    });
+    handler = await importHandler(dynamoDbStage());
   });
 
   it.each([
@@ -167,20 +170,11 @@ describe('Lambda handler start', () => {
       errors.push(String(line));
     });
     try {
-      const env = {
-        SST_RESOURCE_App: JSON.stringify({ name: 'loan-decision-api', stage: 'test' }),
-        SST_RESOURCE_Features: JSON.stringify({ name: table, type: 'sst.aws.Dynamo' }),
-        SST_RESOURCE_ApiKeys: JSON.stringify({ value: API_KEY, type: 'sst.sst.Secret' }),
-        AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint,
-        AWS_REGION: 'us-east-1',
-        AWS_ACCESS_KEY_ID: 'test',
-        AWS_SECRET_ACCESS_KEY: 'test',
-        LOG_LEVEL: 'silent',
-        DYNAMODB_DEADLINE_MS: '3000',
-        // Not there yet: the start during import fails on it.
+      // The model is not there yet: the start during import fails on it.
+      const handler = await importHandler({
+        ...dynamoDbStage(),
         MODEL_PATH: '/nonexistent/model.onnx',
-      };
-      const handler = await importHandler(env);
+      });
       expect(errors).toHaveLength(1);
       expect(JSON.parse(errors[0])).toMatchObject({
         level: 'error',
