@@ -1,7 +1,7 @@
 import type { Context } from 'aws-lambda';
 import { getConnInfo, handle, type LambdaEvent } from 'hono/aws-lambda';
-import { Resource } from 'sst';
 import { parseConfig } from './config.js';
+import { linkedResourceEnv } from './linked-resources.js';
 import { createNodeRuntime, type NodeRuntime } from './node-runtime.js';
 
 /**
@@ -9,26 +9,6 @@ import { createNodeRuntime, type NodeRuntime } from './node-runtime.js';
  * from the resources SST links (`Resource`, filled from SST_RESOURCE_* variables); explicit
  * environment variables of the same names override them, which is what local tests use.
  */
-
-/** Config from linked SST resources; an unlinked resource simply contributes nothing. */
-export function linkedResourceEnv(): Record<string, string> {
-  const linked: Record<string, string> = {};
-  const read = (name: string, get: (resource: Record<string, string>) => string, key: string) => {
-    try {
-      const value = get((Resource as unknown as Record<string, Record<string, string>>)[name]);
-      if (value) linked[key] = value;
-    } catch {
-      // Not linked in this stage or run (e.g. no Upstash secrets set): leave the setting unset.
-    }
-  };
-  read('Features', (r) => r.name, 'DYNAMODB_TABLE');
-  read('UpstashRedisRestUrl', (r) => r.value, 'UPSTASH_REDIS_REST_URL');
-  read('UpstashRedisRestToken', (r) => r.value, 'UPSTASH_REDIS_REST_TOKEN');
-  read('ApiKeys', (r) => r.value, 'API_KEYS');
-  read('EntityKeyHmacSecret', (r) => r.value, 'ENTITY_KEY_HMAC_SECRET');
-  read('App', (r) => r.stage, 'STAGE');
-  return linked;
-}
 
 // Background work (a cache refill after a fallback) must finish before the invocation returns:
 // Lambda freezes the sandbox afterwards. It only exists on the fallback path.

@@ -13,7 +13,7 @@ import {
 import { InvalidUnitMessageError, parseUnit } from '../features/materialize/unit-message.js';
 import { featureViewByName } from '../features/definitions.js';
 import { createS3Client } from '../features/offline/byte-range.js';
-import { linkedResourceEnv } from './lambda.js';
+import { linkedResourceEnv } from './linked-resources.js';
 import { createLogger } from './logger.js';
 
 /**

@@ -162,3 +162,21 @@ describe('materialization Lambdas (cron → SQS → subscriber)', () => {
     ).toEqual([]);
   });
 });
+
+describe('materialization Lambdas, bundled', () => {
+  it('do not carry the serving runtime, which lambda.ts builds when it is imported', async () => {
+    const { build } = await import('esbuild');
+    const result = await build({
+      entryPoints: ['functions/materialize-lambda.ts'],
+      bundle: true,
+      write: false,
+      metafile: true,
+      platform: 'node',
+      format: 'esm',
+      logLevel: 'silent',
+    });
+    const inputs = Object.keys(result.metafile.inputs);
+    expect(inputs).toContain('functions/linked-resources.ts');
+    expect(inputs.filter((path) => /functions\/(lambda|node-runtime)\.ts$/.test(path))).toEqual([]);
+  });
+});
