@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { readFileSync } from 'node:fs';
 import { build } from 'esbuild';
+import { lambdaBuildOptions } from './bench-server.js';
 import { seedDynaliteTable, startDynalite } from '../test/harness/dynalite.js';
 import { applicationFor, creditRecord, zipcodeRecord } from '../test/fixtures/applicant.js';
 import { functionUrlEvent } from '../test/fixtures/lambda-events.js';
@@ -34,25 +35,8 @@ try {
   await seedDynaliteTable(dynalite.endpoint, table, [zipcodeRecord(), creditRecord(APPLICANT)]);
 
   const outfile = path.join(dir, 'lambda.mjs');
-  const result = await build({
-    entryPoints: ['functions/lambda.ts'],
-    outdir: dir,
-    entryNames: 'lambda',
-    outExtension: { '.js': '.mjs' },
-    // infra/api.ts sets nodejs.splitting: each dynamically imported store is a chunk of its own.
-    splitting: true,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node22',
-    minify: true,
-    metafile: true,
-    // SST bundles the same way and ships model/model.onnx beside the code (copyFiles).
-    banner: {
-      js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
-    },
-    logLevel: 'silent',
-  });
+  // SST ships model/model.onnx beside the code (copyFiles); MODEL_PATH points at it below.
+  const result = await build(lambdaBuildOptions('functions/lambda.ts', dir, 'lambda'));
   const bytes = readFileSync(outfile);
 
   const event = functionUrlEvent({

@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { build, type BuildOptions } from 'esbuild';
 import { DEFAULT_MODEL_PATH, DEFAULT_SAMPLE_DATA_DIR } from '../functions/node-runtime.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -70,6 +70,38 @@ export interface ServerBundle {
   remove(): Promise<void>;
 }
 
+// Some dependencies are CommonJS and call require(); ESM output needs one.
+const REQUIRE_BANNER = {
+  js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+};
+
+/**
+ * esbuild options that build an entry as infra/api.ts has SST build the Lambda: minified ESM for
+ * Node 22, code splitting (`nodejs.splitting`: each dynamically imported module a chunk of its
+ * own), into `outdir` as `<entryName>.mjs` plus its chunks. The cold-start benches use it.
+ */
+export function lambdaBuildOptions(
+  entry: string,
+  outdir: string,
+  entryName: string,
+): BuildOptions & { metafile: true } {
+  return {
+    entryPoints: [entry],
+    outdir,
+    entryNames: entryName,
+    outExtension: { '.js': '.mjs' },
+    splitting: true,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node22',
+    minify: true,
+    metafile: true,
+    banner: REQUIRE_BANNER,
+    logLevel: 'silent',
+  };
+}
+
 /** Bundles the server (ESM, every dependency inlined, not minified so stack traces read). */
 export async function bundleServer(): Promise<ServerBundle> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-server-'));
@@ -87,10 +119,7 @@ export async function bundleServer(): Promise<ServerBundle> {
     format: 'esm',
     target: 'node20',
     logLevel: 'silent',
-    // Some dependencies are CommonJS and call require(); ESM output needs one.
-    banner: {
-      js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
-    },
+    banner: REQUIRE_BANNER,
   });
   return {
     file,

@@ -26,7 +26,13 @@ import { loadModel } from '../model/model.js';
 import { applicationFor, creditRecord, zipcodeRecord } from '../test/fixtures/applicant.js';
 import { createLeanDecisionClient } from '../test/support/lean-client.js';
 import { percentiles, tally, type Percentiles } from '../test/support/load.js';
-import { BENCH_API_KEY, repoRoot, startServer, type ServerBundle } from './bench-server.js';
+import {
+  BENCH_API_KEY,
+  lambdaBuildOptions,
+  repoRoot,
+  startServer,
+  type ServerBundle,
+} from './bench-server.js';
 import { startStores, type StoreSetup } from './bench-stores.js';
 
 export interface SequentialResult extends Percentiles {
@@ -329,17 +335,7 @@ process.stdout.write(JSON.stringify({ preload: globalThis.__coldStartPreload, im
     // Built as infra/api.ts has SST build the Lambda: what the app imports on demand (the rate
     // limiter's libraries) becomes chunks of its own, which a start without them never parses.
     const { metafile } = await build({
-      entryPoints: [path.join(dir, 'entry.ts')],
-      outdir: dir,
-      entryNames: 'cold',
-      outExtension: { '.js': '.mjs' },
-      splitting: true,
-      metafile: true,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      minify: true,
-      logLevel: 'silent',
+      ...lambdaBuildOptions(path.join(dir, 'entry.ts'), dir, 'cold'),
       nodePaths: [path.join(repoRoot, 'node_modules')],
     });
     const marks = (...args: string[]) => {
