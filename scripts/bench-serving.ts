@@ -18,6 +18,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build, type Metafile } from 'esbuild';
 import { featureViews } from '../features/definitions.js';
+import { KeyLayout, viewFieldNames } from '../features/online/key-layout.js';
 import type { ViewResults } from '../features/online/types.js';
 import { createModelInputBuilder } from '../functions/decision.js';
 import { DEFAULT_MODEL_PATH } from '../functions/node-runtime.js';
@@ -193,27 +194,63 @@ export async function benchCompute(iterations: number): Promise<ComputeResult> {
  * The floor under every sequential figure: the same lean client against a bare node:http server
  * (own process) that parses the JSON body and answers a fixed JSON body of `answerBytes`: one
  * HTTP round trip on this machine, with no framework, store or model.
+ *
+ * With `redis`, the bare server first reads the applicant's feature hashes from that redis-server
+ * with node-redis (the client the app's TCP store uses: RESP2, one pipelined round trip of one
+ * HMGET per feature view, the same keys and fields), and answers 500 when a hash is missing: the
+ * floor under the redis row, which no code in the handler can go below on this machine.
  */
 export async function benchHttpFloor(options: {
   requests: number;
   warmup: number;
   answerBytes: number;
+  redis?: { url: string; applications: readonly Record<string, unknown>[] };
 }): Promise<Percentiles> {
+  const layout = new KeyLayout();
+  // Hand-written here on purpose: it is the floor because it has nothing of the app in it.
   const serverCode = `
 const http = require('node:http');
 const answer = JSON.stringify({ pad: 'x'.repeat(${Math.max(0, options.answerBytes - 10)}) });
-http.createServer((req, res) => {
+const reads = JSON.parse(process.env.FLOOR_READS ?? '[]');
+const redis = reads.length ? require('redis').createClient({ url: process.env.FLOOR_REDIS_URL, RESP: 2 }) : undefined;
+const send = (res, status) => {
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(answer) });
+  res.end(answer);
+};
+const server = http.createServer((req, res) => {
   let body = '';
   req.setEncoding('utf8');
   req.on('data', (chunk) => (body += chunk));
   req.on('end', () => {
-    JSON.parse(body);
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(answer) });
-    res.end(answer);
+    const application = JSON.parse(body);
+    if (!redis) return send(res, 200);
+    const pipeline = redis.multi();
+    for (const { prefix, entity, fields } of reads) pipeline.hmGet(prefix + application[entity], fields);
+    pipeline.execAsPipeline().then(
+      (replies) => send(res, replies.every((values) => values[0] !== null) ? 200 : 500),
+      () => send(res, 503),
+    );
   });
-}).listen(0, '127.0.0.1', function () { process.send({ port: this.address().port }); });
+});
+(redis ? redis.connect() : Promise.resolve()).then(() =>
+  server.listen(0, '127.0.0.1', function () { process.send({ port: this.address().port }); }),
+);
 process.on('disconnect', () => process.exit(0));`;
+  const reads = options.redis
+    ? featureViews.map((view) => ({
+        // The app's keys (key-layout.ts) without keyed hashing: the floor answers 500 if not.
+        prefix: `${layout.redisKeyPrefix}${view.entity.name}:`,
+        entity: view.entity.name,
+        fields: viewFieldNames(view).readFields,
+      }))
+    : [];
   const child = spawn(process.execPath, ['-e', serverCode], {
+    cwd: repoRoot,
+    env: {
+      ...process.env,
+      FLOOR_READS: JSON.stringify(reads),
+      FLOOR_REDIS_URL: options.redis?.url ?? '',
+    },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
   try {
@@ -222,12 +259,14 @@ process.on('disconnect', () => process.exit(0));`;
       child.once('exit', (code) => reject(new Error(`floor server exited (${code})`)));
     });
     const client = createLeanDecisionClient(`http://127.0.0.1:${port}`);
-    const body = JSON.stringify(applicationFor('19700101_0001'));
+    const bodies = (options.redis?.applications ?? [applicationFor('19700101_0001')]).map((a) =>
+      JSON.stringify(a),
+    );
     try {
-      for (let i = 0; i < options.warmup; i++) await client.decide(body);
+      for (let i = 0; i < options.warmup; i++) await client.decide(bodies[i % bodies.length]);
       const samples = new Float64Array(options.requests);
       for (let i = 0; i < options.requests; i++) {
-        const reply = await client.decide(body);
+        const reply = await client.decide(bodies[i % bodies.length]);
         if (reply.status !== 200) throw new Error(`floor server answered ${reply.status}`);
         samples[i] = reply.ms;
       }
