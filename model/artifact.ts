@@ -206,8 +206,8 @@ function readCategoricalEncodings(
         `metadata categorical_encodings.${column} must be a JSON array of strings`,
       );
     }
-    // The encoder reuses this map (categoryCodes caches it per list), so it is built only once.
-    if (categoryCodes(categories).size !== categories.length) {
+    // The encoder reuses this lookup (categoryCodes caches it per list): it is built only once.
+    if (categoryCodes(categories).hasDuplicates) {
       throw new ModelContractError(`metadata categorical_encodings.${column} repeats a category`);
     }
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createFeatureEncoder, UNSEEN_CATEGORY_CODE } from './encoding.js';
+import { categoryCodes, createFeatureEncoder, UNSEEN_CATEGORY_CODE } from './encoding.js';
 import type { ModelArtifact } from './types.js';
 
 const artifact: ModelArtifact = {
@@ -57,5 +57,63 @@ describe('createFeatureEncoder', () => {
     expect(row).toBe(out);
     expect(Array.from(out)).toEqual([1, NaN, NaN, NaN]);
     expect(() => encode({}, new Float32Array(3))).toThrow(/holds 3 values; the model needs 4/);
+  });
+});
+
+describe('categoryCodes', () => {
+  // Long enough for the sorted lookup; ASCII, mixed case, spaces and an empty string, so every
+  // branch of the binary search and JavaScript's code-unit order are exercised.
+  const sorted = Array.from({ length: 300 }, (_, i) => `CITY ${String(i).padStart(3, '0')}`);
+  sorted.push('', 'Zurich', 'a', 'ab', 'b');
+  sorted.sort();
+  const shuffled = [...sorted].reverse();
+
+  it.each([
+    ['a long sorted list (binary search)', sorted],
+    ['a long unsorted list (Map)', shuffled],
+    ['a short list (Map)', ['MORTGAGE', 'OTHER', 'OWN', 'RENT']],
+  ])('gives every category of %s its index, and -1 to anything else', (_, categories) => {
+    const codes = categoryCodes(categories);
+    expect(codes.hasDuplicates).toBe(false);
+    categories.forEach((category, index) => expect(codes.code(category)).toBe(index));
+    for (const unseen of [
+      'CITY 1000',
+      'CITY',
+      ' ',
+      'city 001',
+      'AAA',
+      'zzz',
+      'RENT ',
+      '\u{1F600}',
+    ]) {
+      expect(codes.code(unseen)).toBe(UNSEEN_CATEGORY_CODE);
+    }
+  });
+
+  it('finds repeated categories in long and short lists alike', () => {
+    expect(categoryCodes([...sorted, 'zzz', 'zzz']).hasDuplicates).toBe(true); // sorted, repeated
+    expect(categoryCodes([...shuffled, shuffled[0]]).hasDuplicates).toBe(true);
+    expect(categoryCodes(['OWN', 'RENT', 'OWN']).hasDuplicates).toBe(true);
+  });
+
+  it('serves a list sorted by code point but not by UTF-16 code unit (Python vs JavaScript order)', () => {
+    // U+FF61 sorts before U+1F600 by code point (Python's order) but after it by UTF-16 code
+    // unit (0xD83D), so this list is not ascending for JavaScript and gets a Map.
+    const categories = [...sorted, '\uFF61', '\u{1F600}'];
+    const codes = categoryCodes(categories);
+    expect(codes.code('\uFF61')).toBe(categories.length - 2);
+    expect(codes.code('\u{1F600}')).toBe(categories.length - 1);
+    expect(codes.code('CITY 123')).toBe(categories.indexOf('CITY 123'));
+  });
+
+  it('encodes through the lookup the artifact checked', () => {
+    const encodeCity = createFeatureEncoder({
+      version: 'test',
+      featureNames: ['city'],
+      categoricalEncodings: { city: sorted },
+      metadata: {},
+    });
+    expect(encodeCity({ city: 'CITY 042' })[0]).toBe(sorted.indexOf('CITY 042'));
+    expect(encodeCity({ city: 'Atlantis' })[0]).toBe(UNSEEN_CATEGORY_CODE);
   });
 });
