@@ -297,6 +297,16 @@ const violations: [string, () => Uint8Array, RegExp][] = [
     /class_nodeids\[2\]: tree 0 node 0 is not a LEAF/,
   ],
   [
+    'a weight on a node its tree does not have',
+    () => withSpec({ class_nodeids: [2, 3, 9, 1, 2] }),
+    /class_nodeids\[2\]: tree 0 has no node 9/,
+  ],
+  [
+    'a weight in a tree the ensemble does not have',
+    () => withSpec({ class_treeids: [0, 0, 7, 1, 1] }),
+    /class_nodeids\[2\]: tree 7 has no node 4/,
+  ],
+  [
     'a weight under class id 1',
     () => withSpec({ class_ids: [0, 1, 0, 0, 0] }),
     /class_ids\[1\] is 1: the binary convention/,

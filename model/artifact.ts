@@ -280,13 +280,18 @@ function checkEnsemble(spec: TreeEnsembleSpec, featureCount: number): void {
       `post_transform ${spec.post_transform} is not supported; leaf weights must be probabilities (NONE)`,
     );
   }
-  checkNodes(spec, featureCount);
-  checkLeafWeights(spec);
+  checkLeafWeights(spec, checkNodes(spec, featureCount));
 }
 
-function checkNodes(spec: TreeEnsembleSpec, featureCount: number): void {
+/**
+ * Where each node sits in the node arrays: tree id → node id → index. Maps of numbers rather than
+ * one map of `${tree}:${node}` strings, which built two strings a node at every cold start.
+ */
+type NodePositions = Map<number, Map<number, number>>;
+
+function checkNodes(spec: TreeEnsembleSpec, featureCount: number): NodePositions {
   const where = (i: number) => `tree ${spec.nodes_treeids[i]} node ${spec.nodes_nodeids[i]}`;
-  const positions = new Map<string, number>();
+  const positions: NodePositions = new Map();
   const closedTrees = new Set<number>();
   spec.nodes_nodeids.forEach((nodeId, i) => {
     const treeId = spec.nodes_treeids[i];
@@ -305,10 +310,10 @@ function checkNodes(spec: TreeEnsembleSpec, featureCount: number): void {
         `nodes_nodeids: ${where(i)} is outside [0, ${spec.nodes_nodeids.length}) (the ensemble's node count)`,
       );
     }
-    const key = `${treeId}:${nodeId}`;
-    if (positions.has(key))
-      throw new ModelContractError(`nodes_nodeids: ${where(i)} appears twice`);
-    positions.set(key, i);
+    let tree = positions.get(treeId);
+    if (tree === undefined) positions.set(treeId, (tree = new Map()));
+    if (tree.has(nodeId)) throw new ModelContractError(`nodes_nodeids: ${where(i)} appears twice`);
+    tree.set(nodeId, i);
     const mode = spec.nodes_modes[i];
     if (!NODE_MODES.includes(mode))
       throw new ModelContractError(`nodes_modes: ${where(i)} has unknown mode ${mode}`);
@@ -346,11 +351,10 @@ function checkNodes(spec: TreeEnsembleSpec, featureCount: number): void {
         );
       visited[i] = 1;
       if (spec.nodes_modes[i] === 'LEAF') continue;
-      for (const [attribute, childId] of [
-        ['nodes_truenodeids', spec.nodes_truenodeids[i]],
-        ['nodes_falsenodeids', spec.nodes_falsenodeids[i]],
-      ] as const) {
-        const child = positions.get(`${treeId}:${childId}`);
+      const tree = positions.get(treeId)!;
+      for (const attribute of ['nodes_truenodeids', 'nodes_falsenodeids'] as const) {
+        const childId = spec[attribute][i];
+        const child = tree.get(childId);
         if (child === undefined) {
           throw new ModelContractError(
             `${attribute}: ${where(i)} points to node ${childId}, which tree ${treeId} does not have`,
@@ -368,15 +372,14 @@ function checkNodes(spec: TreeEnsembleSpec, featureCount: number): void {
     }
     start = end;
   }
+  return positions;
 }
 
-function checkLeafWeights(spec: TreeEnsembleSpec): void {
-  const positions = new Map<string, number>();
-  spec.nodes_nodeids.forEach((nodeId, i) => positions.set(`${spec.nodes_treeids[i]}:${nodeId}`, i));
+function checkLeafWeights(spec: TreeEnsembleSpec, positions: NodePositions): void {
   const weightCount = new Uint32Array(spec.nodes_nodeids.length);
   spec.class_nodeids.forEach((nodeId, k) => {
     const treeId = spec.class_treeids[k];
-    const node = positions.get(`${treeId}:${nodeId}`);
+    const node = positions.get(treeId)?.get(nodeId);
     if (node === undefined) {
       throw new ModelContractError(`class_nodeids[${k}]: tree ${treeId} has no node ${nodeId}`);
     }
