@@ -338,11 +338,11 @@ export interface ColdStart {
  * The figure is paired: each app process also marks Node's own start itself, in a one-line
  * module preloaded with `--import` (it runs before the bundle loads), and the figure is the median
  * of ready − that mark, less what Node spends between such a preload and a bare main module's
- * first statement (measured the same way, in the bare script run with the preload). The difference of two
- * medians from different processes, also reported, swings with the machine: Node's own start
- * alone moved from ~78 to ~104 ms between two hours of the same day here, and that figure gave
- * 14.9, 27.5 and 30.5 ms in three back-to-back runs of one commit, where the paired one gave
- * 25.6–26.7 ms.
+ * first statement (measured the same way, in the bare script run with the preload). The
+ * difference of two medians from different processes, also reported, swings with the machine:
+ * Node's own start alone moved from ~78 to ~104 ms between two hours of the same day here, and
+ * that figure gave 14.9, 27.5 and 30.5 ms in three back-to-back runs of one commit, where the
+ * paired one (before the bare-main correction, ~1.2 ms) gave 25.6–26.7 ms.
  *
  * The first decision is reported apart from "ready" because on Node 20 it also pays Node's lazy
  * load of its fetch implementation (undici: the first touch of the global Request costs ~25 ms
