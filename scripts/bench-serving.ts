@@ -9,7 +9,8 @@
  * end to end, per store configuration. The client is test/support/lean-client.ts: node:http's
  * own client costs ~0.14 ms more per round trip on the benchmark VM, which is the client's, not
  * the server's. `benchHttpFloor` measures the same client against a bare node:http server: the
- * machine's floor under every row.
+ * machine's floor under every row. With `floor`, the redis row also measures a bare server that
+ * reads the same redis-server first (startFloorServer), in rounds alternating with the app's.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -45,6 +46,11 @@ export interface SequentialResult extends Percentiles {
   readonly settings: Record<string, string>;
   /** The handler's own time (Server-Timing total): the app's share of the client's figure. */
   readonly server: Percentiles;
+  /**
+   * With `floor`: the floor server reading the same redis-server (startFloorServer), measured
+   * in rounds that alternate with the app's, so that a spell of the machine hits both alike.
+   */
+  readonly floor?: Percentiles;
 }
 
 /**
@@ -58,7 +64,7 @@ const SETTINGS: Partial<Record<StoreSetup, Record<string, string>>> = {};
 export async function benchSequential(
   bundle: ServerBundle,
   setup: StoreSetup,
-  options: { requests: number; warmup: number },
+  options: { requests: number; warmup: number; floor?: { answerBytes: number } },
 ): Promise<SequentialResult> {
   const stores = await startStores(setup);
   const settings = SETTINGS[setup] ?? {};
@@ -67,7 +73,13 @@ export async function benchSequential(
       env: { ...stores.env, ...settings, LOG_LEVEL: 'warn' },
     });
     const client = createLeanDecisionClient(server.baseUrl, { apiKey: BENCH_API_KEY });
+    let floor: Awaited<ReturnType<typeof startFloorServer>> | undefined;
+    let floorClient: ReturnType<typeof createLeanDecisionClient> | undefined;
     try {
+      if (options.floor && stores.env.REDIS_URL) {
+        floor = await startFloorServer({ ...options.floor, redisUrl: stores.env.REDIS_URL });
+        floorClient = createLeanDecisionClient(floor.url);
+      }
       let applications = stores.applications;
       if (setup === 'embedded') {
         // Keep the sample applicants the sample data fully covers (both views present).
@@ -83,17 +95,41 @@ export async function benchSequential(
       for (let i = 0; i < options.warmup; i++) await client.decide(bodies[i % bodies.length]);
       const samples = new Float64Array(options.requests);
       const replies = [];
-      for (let i = 0; i < options.requests; i++) {
-        const reply = await client.decide(bodies[i % bodies.length]);
-        samples[i] = reply.ms;
-        replies.push(reply);
+      const floorSamples: number[] = [];
+      const floorDecide = async (i: number) => {
+        const reply = await floorClient!.decide(bodies[i % bodies.length]);
+        if (reply.status !== 200) throw new Error(`floor server answered ${reply.status}`);
+        return reply.ms;
+      };
+      if (floorClient) for (let i = 0; i < options.warmup; i++) await floorDecide(i);
+      // Without a floor, one round; with one, ten rounds each, floor and app taking turns.
+      const rounds = floorClient ? 10 : 1;
+      let next = 0;
+      for (let round = 0; round < rounds; round++) {
+        const end = Math.round(((round + 1) * options.requests) / rounds);
+        if (floorClient) for (let i = next; i < end; i++) floorSamples.push(await floorDecide(i));
+        for (; next < end; next++) {
+          const reply = await client.decide(bodies[next % bodies.length]);
+          samples[next] = reply.ms;
+          replies.push(reply);
+        }
       }
       const outcomes = tally(replies);
       const errors = replies.filter((r) => r.status !== 200).length;
       const server = percentiles(replies.flatMap((r) => (r.serverMs === null ? [] : [r.serverMs])));
-      return { setup, ...percentiles(samples), errors, outcomes, settings, server };
+      return {
+        setup,
+        ...percentiles(samples),
+        errors,
+        outcomes,
+        settings,
+        server,
+        ...(floorClient ? { floor: percentiles(floorSamples) } : {}),
+      };
     } finally {
       client.close();
+      floorClient?.close();
+      floor?.stop();
       await server.stop();
     }
   } finally {
@@ -191,21 +227,19 @@ export async function benchCompute(iterations: number): Promise<ComputeResult> {
 }
 
 /**
- * The floor under every sequential figure: the same lean client against a bare node:http server
- * (own process) that parses the JSON body and answers a fixed JSON body of `answerBytes`: one
- * HTTP round trip on this machine, with no framework, store or model.
+ * A floor server: a bare node:http server in its own process that parses the JSON body and
+ * answers a fixed JSON body of `answerBytes`: one HTTP round trip on this machine, with no
+ * framework, store or model.
  *
- * With `redis`, the bare server first reads the applicant's feature hashes from that redis-server
- * with node-redis (the client the app's TCP store uses: RESP2, one pipelined round trip of one
- * HMGET per feature view, the same keys and fields), and answers 500 when a hash is missing: the
- * floor under the redis row, which no code in the handler can go below on this machine.
+ * With `redisUrl`, it first reads the applicant's feature hashes from that redis-server with
+ * node-redis (the client the app's TCP store uses: RESP2, one pipelined round trip of one HMGET
+ * per feature view, the same keys and fields), and answers 500 when a hash is missing: the floor
+ * under the redis row, which no code in the handler can go below on this machine.
  */
-export async function benchHttpFloor(options: {
-  requests: number;
-  warmup: number;
+async function startFloorServer(options: {
   answerBytes: number;
-  redis?: { url: string; applications: readonly Record<string, unknown>[] };
-}): Promise<Percentiles> {
+  redisUrl?: string;
+}): Promise<{ url: string; stop(): void }> {
   const layout = new KeyLayout();
   // Hand-written here on purpose: it is the floor because it has nothing of the app in it.
   const serverCode = `
@@ -236,7 +270,7 @@ const server = http.createServer((req, res) => {
   server.listen(0, '127.0.0.1', function () { process.send({ port: this.address().port }); }),
 );
 process.on('disconnect', () => process.exit(0));`;
-  const reads = options.redis
+  const reads = options.redisUrl
     ? featureViews.map((view) => ({
         // The app's keys (key-layout.ts) without keyed hashing: the floor answers 500 if not.
         prefix: `${layout.redisKeyPrefix}${view.entity.name}:`,
@@ -249,7 +283,7 @@ process.on('disconnect', () => process.exit(0));`;
     env: {
       ...process.env,
       FLOOR_READS: JSON.stringify(reads),
-      FLOOR_REDIS_URL: options.redis?.url ?? '',
+      FLOOR_REDIS_URL: options.redisUrl ?? '',
     },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
@@ -258,24 +292,37 @@ process.on('disconnect', () => process.exit(0));`;
       child.once('message', (message: { port: number }) => resolve(message.port));
       child.once('exit', (code) => reject(new Error(`floor server exited (${code})`)));
     });
-    const client = createLeanDecisionClient(`http://127.0.0.1:${port}`);
-    const bodies = (options.redis?.applications ?? [applicationFor('19700101_0001')]).map((a) =>
-      JSON.stringify(a),
-    );
-    try {
-      for (let i = 0; i < options.warmup; i++) await client.decide(bodies[i % bodies.length]);
-      const samples = new Float64Array(options.requests);
-      for (let i = 0; i < options.requests; i++) {
-        const reply = await client.decide(bodies[i % bodies.length]);
-        if (reply.status !== 200) throw new Error(`floor server answered ${reply.status}`);
-        samples[i] = reply.ms;
-      }
-      return percentiles(samples);
-    } finally {
-      client.close();
-    }
-  } finally {
+    return { url: `http://127.0.0.1:${port}`, stop: () => child.kill() };
+  } catch (error) {
     child.kill();
+    throw error;
+  }
+}
+
+/**
+ * The floor under every sequential figure: the same lean client against a bare floor server
+ * (startFloorServer, without Redis).
+ */
+export async function benchHttpFloor(options: {
+  requests: number;
+  warmup: number;
+  answerBytes: number;
+}): Promise<Percentiles> {
+  const floor = await startFloorServer({ answerBytes: options.answerBytes });
+  const client = createLeanDecisionClient(floor.url);
+  try {
+    const body = JSON.stringify(applicationFor('19700101_0001'));
+    for (let i = 0; i < options.warmup; i++) await client.decide(body);
+    const samples = new Float64Array(options.requests);
+    for (let i = 0; i < options.requests; i++) {
+      const reply = await client.decide(body);
+      if (reply.status !== 200) throw new Error(`floor server answered ${reply.status}`);
+      samples[i] = reply.ms;
+    }
+    return percentiles(samples);
+  } finally {
+    client.close();
+    floor.stop();
   }
 }
 

@@ -33,7 +33,7 @@ import {
   benchSequential,
   type SequentialResult,
 } from './bench-serving.js';
-import { startStores, type StoreSetup } from './bench-stores.js';
+import type { StoreSetup } from './bench-stores.js';
 import { benchThroughput } from './bench-throughput.js';
 import { cpuTicks } from '../test/support/load.js';
 
@@ -120,6 +120,7 @@ try {
         await benchSequential(await serverBundle(), setup, {
           requests,
           warmup: sizes.sequential.warmup,
+          ...(setup === 'redis' ? { floor: { answerBytes: 1_200 } } : {}),
         }),
       );
     }
@@ -129,24 +130,10 @@ try {
       warmup: sizes.sequential.warmup,
       answerBytes: 1_200,
     });
-    say('sequential HTTP floor with a Redis round trip (bare node:http server + node-redis)');
-    const stores = await startStores('redis');
-    let redisFloor;
-    try {
-      redisFloor = await benchHttpFloor({
-        requests: sizes.sequential.requests,
-        warmup: sizes.sequential.warmup,
-        answerBytes: 1_200,
-        redis: { url: stores.env.REDIS_URL, applications: stores.applications },
-      });
-    } finally {
-      await stores.stop();
-    }
     results.sequential = {
       serverBundleBytes: (await serverBundle()).bytes,
       results: sequential,
       floor,
-      redisFloor,
     };
   }
   if (sections.includes('compute')) {
