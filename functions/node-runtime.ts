@@ -45,8 +45,9 @@ export async function createNodeRuntime(
     readFile(modelPath).then((bytes) => loadModel(new Uint8Array(bytes))),
     createStore(config, logger),
     createRemoteScorer(config),
-    // Only where rate limiting is on, and now rather than in the first request.
-    rateLimitedByConfig(config) ? loadRateLimitLibrary() : undefined,
+    // Only where rate limiting is on, and now rather than in the first request. Best effort: a
+    // failed import must not fail the start; the limiter fails open, logs it and tries again.
+    rateLimitedByConfig(config) ? loadRateLimitLibrary().catch(() => undefined) : undefined,
   ]);
   await warmUp(store, logger);
   const app = createAppFromConfig(config, {
