@@ -22,6 +22,7 @@ import { lambdaBuildOptions } from './bench-server.js';
 import { seedDynaliteTable, startDynalite } from '../test/harness/dynalite.js';
 import { applicationFor, creditRecord, zipcodeRecord } from '../test/fixtures/applicant.js';
 import { functionUrlEvent } from '../test/fixtures/lambda-events.js';
+import { percentiles } from '../test/support/load.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '15' } } });
 const runs = Number(values.runs);
@@ -83,7 +84,7 @@ process.exit(0);
         code === 0 ? resolve(out) : reject(new Error(`run failed: ${args.join(' ')}`)),
       );
     });
-  const median = (samples: number[]) => [...samples].sort((a, b) => a - b)[samples.length >> 1];
+  const median = (samples: number[]) => percentiles(samples).p50;
   const bareSamples: number[] = [];
   const coldSamples: number[] = [];
   const marks: { initMs: number; firstInvocationMs: number }[] = [];

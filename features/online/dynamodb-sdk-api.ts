@@ -10,7 +10,10 @@ import {
 import { DynamoDbApiError, deadlinePassed, type DynamoDbApi } from './dynamodb-api.js';
 import { abandonOnAbort } from './store-support.js';
 
-/** Over the AWS SDK client: what Node and Lambda use (credential chain, SDK retries). */
+/**
+ * Over the AWS SDK client (credential chain, SDK retries): the materializer's writes, table
+ * setup and tests. The serving path reads through NodeHttpDynamoDbApi (dynamodb-node-http.ts).
+ */
 export class SdkDynamoDbApi implements DynamoDbApi {
   constructor(readonly client: DynamoDBClient) {}
 
