@@ -1,8 +1,8 @@
 import { featureViewByName } from '../definitions.js';
-import { LatestPerEntity } from '../offline/latest-per-entity.js';
-import { iterateRowGroups, type ColumnarRows } from '../offline/parquet-table.js';
+import { latestRows } from '../offline/latest-per-entity.js';
+import { iterateRowGroups } from '../offline/parquet-table.js';
 import { viewSourceSchema } from '../offline/source-schemas.js';
-import type { FeatureRecord, OnlineStore } from '../online/types.js';
+import type { FeatureRows, OnlineStore } from '../online/types.js';
 import { completeMaterializationWindow } from './complete.js';
 import { SourceChangedError } from './errors.js';
 import type {
@@ -18,11 +18,12 @@ export const DEFAULT_WRITE_BATCH_SIZE = 10_000;
 /**
  * Runs one unit: reads its row groups one at a time and, in slices of `writeBatchSize` rows,
  * keeps the latest row per entity (event_timestamp, then created_timestamp) and writes those
- * records to every store through `OnlineStore.write()`. Then marks the unit complete and, if it
- * was the last one of its window, advances the watermarks.
+ * rows to every store through `OnlineStore.write()`, as positions into the decoded columns (no
+ * object per row). Then marks the unit complete and, if it was the last one of its window,
+ * advances the watermarks.
  *
- * Deduplication is per slice, not per unit, so memory stays bounded by one row group (plus one
- * slice of records) however many entities the unit holds. That is safe because every store's write() refuses to replace a
+ * Deduplication is per slice, not per unit, so memory stays bounded by one row group however many
+ * entities the unit holds. That is safe because every store's write() refuses to replace a
  * stored row with an older one: the same entity arriving from several row groups, units or
  * re-runs, in any order, ends with the newest row. For the same reason a re-run is idempotent, and
  * a unit that fails part-way leaves only correct, newer-protected rows behind.
@@ -75,15 +76,17 @@ async function writeUnit(
       deps.signal?.throwIfAborted();
       if (group.skipped) continue;
       for (let offset = 0; offset < group.rows; offset += batchSize) {
-        const rows = Math.min(batchSize, group.rows - offset);
-        const latest = new LatestPerEntity(view, { window: { start: unit.start, end: unit.end } });
-        const { scanned, inWindow } = latest.add(sliceColumns(group.columns, offset, rows), rows);
-        const records = latest.records();
+        const latest = latestRows(view, group.columns, {
+          window: { start: unit.start, end: unit.end },
+          offset,
+          rows: Math.min(batchSize, group.rows - offset),
+        });
+        const { scanned, inWindow, rows } = latest;
         rowsScanned += scanned;
         rowsOutsideWindow += scanned - inWindow;
-        entities += records.length;
+        entities += rows.rows.length;
         await pendingWrite;
-        pendingWrite = writeToEveryStore(deps, records, perStore).then(() =>
+        pendingWrite = writeToEveryStore(deps, rows, perStore).then(() =>
           deps.onProgress?.({ view: view.name, rowsScanned: scanned }),
         );
         // Observed now, rethrown by the next await: a failed write must not crash the process as
@@ -109,34 +112,16 @@ async function writeUnit(
 
 async function writeToEveryStore(
   deps: MaterializeDeps,
-  batch: readonly FeatureRecord[],
+  batch: FeatureRows,
   perStore: Record<string, StoreWriteCounts>,
 ): Promise<void> {
-  if (batch.length === 0) return;
+  if (batch.rows.length === 0) return;
   // allSettled: when one store fails, the others' writes still finish before the unit fails.
   const settled = await Promise.allSettled(
     deps.stores.map((store) => writeToStore(deps, store, batch, perStore)),
   );
   const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failed) throw failed.reason;
-}
-
-/** A window onto rows [offset, offset + rows) without copying the numeric columns. */
-function sliceColumns(columns: ColumnarRows, offset: number, rows: number): ColumnarRows {
-  if (offset === 0 && rows === columnLength(columns)) return columns;
-  const slice: ColumnarRows = {};
-  for (const [name, values] of Object.entries(columns)) {
-    slice[name] =
-      values instanceof Float64Array
-        ? values.subarray(offset, offset + rows)
-        : values.slice(offset, offset + rows);
-  }
-  return slice;
-}
-
-function columnLength(columns: ColumnarRows): number {
-  for (const values of Object.values(columns)) return values.length;
-  return 0;
 }
 
 /**
@@ -150,7 +135,7 @@ function columnLength(columns: ColumnarRows): number {
  */
 const writeQueues = new WeakMap<OnlineStore, Promise<unknown>>();
 
-function writeInTurn(store: OnlineStore, batch: readonly FeatureRecord[], signal?: AbortSignal) {
+function writeInTurn(store: OnlineStore, batch: FeatureRows, signal?: AbortSignal) {
   const previous = writeQueues.get(store) ?? Promise.resolve();
   const turn = previous.then(() => store.write(batch, { signal }));
   writeQueues.set(
@@ -163,7 +148,7 @@ function writeInTurn(store: OnlineStore, batch: readonly FeatureRecord[], signal
 async function writeToStore(
   deps: MaterializeDeps,
   store: OnlineStore,
-  batch: readonly FeatureRecord[],
+  batch: FeatureRows,
   perStore: Record<string, StoreWriteCounts>,
 ): Promise<void> {
   const result = await (store.atomicWrites

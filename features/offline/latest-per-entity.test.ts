@@ -1,6 +1,8 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { creditHistory, zipcodeFeatures } from '../definitions.js';
-import { LatestPerEntity, latestPerEntity } from './latest-per-entity.js';
+import { featureRecords } from '../online/feature-rows.js';
+import { LatestPerEntity, latestPerEntity, latestRows } from './latest-per-entity.js';
 import type { ColumnarRows } from './parquet-table.js';
 
 /** Builds zipcode_features columns from compact rows: [zipcode, city, population, event, created]. */
@@ -114,5 +116,65 @@ describe('latestPerEntity', () => {
       ['19800101_0001', 4],
       ['19800101_0002', 3],
     ]);
+  });
+});
+
+describe('latestRows', () => {
+  // Few keys and timestamps, so that duplicates, ties and window edges are common; now and then
+  // a missing key, value or timestamp.
+  const sometimes = <T, U>(usual: fc.Arbitrary<T>, missing: U) =>
+    fc.oneof({ arbitrary: usual, weight: 9 }, { arbitrary: fc.constant(missing), weight: 1 });
+  const time = fc.integer({ min: 0, max: 4 }).map((t) => t * 100);
+  const row = fc.tuple(
+    sometimes(fc.integer({ min: 1, max: 4 }), null),
+    sometimes(fc.constantFrom('a', 'b', 'c'), null),
+    sometimes(fc.integer({ min: 0, max: 3 }), null),
+    sometimes(time, NaN),
+    sometimes(time, NaN),
+  );
+
+  it('keeps the same rows as LatestPerEntity, in the same order, for any slice and window', () => {
+    fc.assert(
+      fc.property(
+        fc.array(row, { maxLength: 60, size: 'medium' }),
+        fc.nat({ max: 3 }),
+        fc.nat({ max: 3 }),
+        fc.option(fc.integer({ min: -1, max: 4 }).map((t) => t * 100)),
+        fc.option(fc.integer({ min: 0, max: 5 }).map((t) => t * 100)),
+        (rows, skipFirst, skipLast, start, end) => {
+          const columns = zipcodeColumns(rows as [number, string, number, number, number][]);
+          const offset = Math.min(skipFirst, rows.length);
+          const count = Math.max(0, rows.length - offset - skipLast);
+          const window = { start: start ?? undefined, end: end ?? undefined };
+          const expected = new LatestPerEntity(zipcodeFeatures, { window });
+          const slice = Object.fromEntries(
+            Object.entries(columns).map(([name, values]) => [
+              name,
+              values.slice(offset, offset + count),
+            ]),
+          ) as ColumnarRows;
+          const expectedCounts = expected.add(slice, count);
+
+          const latest = latestRows(zipcodeFeatures, columns, { window, offset, rows: count });
+          expect({ scanned: latest.scanned, inWindow: latest.inWindow }).toEqual(expectedCounts);
+          expect(featureRecords(latest.rows)).toEqual(expected.records());
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('points into the columns it was given, without copying them', () => {
+    const columns = zipcodeColumns([
+      [1, 'old', 5, 100, 100],
+      [2, 'only', 5, 100, 100],
+      [1, 'new', 5, 200, 200],
+    ]);
+    const { rows } = latestRows(zipcodeFeatures, columns);
+    expect([...rows.rows]).toEqual([2, 1]);
+    expect(rows.entityKeys).toBe(columns.zipcode);
+    expect(rows.values[zipcodeFeatures.features.findIndex((f) => f.name === 'city')]).toBe(
+      columns.city,
+    );
   });
 });

@@ -1,5 +1,5 @@
 import type { FeatureViewDefinition } from '../definitions.js';
-import type { FeatureRecord, FeatureValue } from '../online/types.js';
+import type { FeatureRecord, FeatureRows, FeatureValue } from '../online/types.js';
 import type { ColumnarRows, NumericColumn, StringColumn } from './parquet-table.js';
 
 /** A materialization window in epoch ms: start exclusive, end inclusive — (start, end]. */
@@ -49,21 +49,8 @@ export class LatestPerEntity {
 
   add(columns: ColumnarRows, rows = columnLength(columns, this.view)): AddResult {
     const { view, start, end, byKey } = this;
-    const keys = columns[view.entity.name];
-    const eventTimestamps = columns[view.source.timestampField] as NumericColumn;
-    const createdTimestamps = columns[view.source.createdTimestampField] as
-      NumericColumn | undefined;
-    if (!keys || !eventTimestamps) {
-      throw new TypeError(
-        `${view.name}: columns must include "${view.entity.name}" and "${view.source.timestampField}"`,
-      );
-    }
+    const { keys, eventTimestamps, createdTimestamps, featureColumns } = viewColumns(view, columns);
     const featureNames = view.features.map((f) => f.name);
-    const featureColumns = featureNames.map((name) => {
-      const column = columns[name];
-      if (!column) throw new TypeError(`${view.name}: column "${name}" missing from the batch`);
-      return column;
-    });
     const numericKeys = keys instanceof Float64Array;
     let inWindow = 0;
     for (let row = 0; row < rows; row++) {
@@ -73,13 +60,11 @@ export class LatestPerEntity {
       const key = numericKeys ? (keys as NumericColumn)[row] : (keys as StringColumn)[row];
       if (key === null || (numericKeys && Number.isNaN(key))) continue;
       inWindow++;
-      const createdRaw = createdTimestamps ? createdTimestamps[row] : eventTimestamp;
-      const createdTimestamp = Number.isNaN(createdRaw) ? eventTimestamp : createdRaw;
+      const createdTimestamp = createdAt(createdTimestamps, row, eventTimestamp);
       const kept = byKey.get(key);
       if (
         kept &&
-        (kept.eventTimestamp > eventTimestamp ||
-          (kept.eventTimestamp === eventTimestamp && kept.createdTimestamp > createdTimestamp))
+        isOlder(eventTimestamp, createdTimestamp, kept.eventTimestamp, kept.createdTimestamp)
       ) {
         continue;
       }
@@ -102,6 +87,102 @@ export class LatestPerEntity {
 
 function columnLength(columns: ColumnarRows, view: FeatureViewDefinition): number {
   return columns[view.source.timestampField]?.length ?? 0;
+}
+
+export interface LatestRows extends AddResult {
+  /** The kept rows, in first-seen key order, as positions into the columns given. */
+  readonly rows: FeatureRows;
+}
+
+/**
+ * The latest row per entity key among rows `[offset, offset + rows)` of one batch of columns, by
+ * the same rules as `LatestPerEntity`, as positions into those columns: no object per row. The
+ * materializer's form (see online/feature-rows.ts for what it saves).
+ *
+ * @example
+ * const { rows } = latestRows(creditHistory, group.columns, { window: { start, end } });
+ * await store.write(rows);
+ */
+export function latestRows(
+  view: FeatureViewDefinition,
+  columns: ColumnarRows,
+  options: { window?: TimeWindow; offset?: number; rows?: number } = {},
+): LatestRows {
+  const offset = options.offset ?? 0;
+  const count = options.rows ?? columnLength(columns, view) - offset;
+  const start = options.window?.start ?? -Infinity;
+  const end = options.window?.end ?? Infinity;
+  const { keys, eventTimestamps, createdTimestamps, featureColumns } = viewColumns(view, columns);
+  const numericKeys = keys instanceof Float64Array;
+  const byKey = new Map<number | string, number>();
+  let inWindow = 0;
+  for (let row = offset; row < offset + count; row++) {
+    const eventTimestamp = eventTimestamps[row];
+    // NaN fails both comparisons, so rows without a timestamp never enter.
+    if (!(eventTimestamp > start && eventTimestamp <= end)) continue;
+    const key = keys[row];
+    if (key === null || (numericKeys && Number.isNaN(key))) continue;
+    inWindow++;
+    const kept = byKey.get(key);
+    if (
+      kept !== undefined &&
+      isOlder(
+        eventTimestamp,
+        createdAt(createdTimestamps, row, eventTimestamp),
+        eventTimestamps[kept],
+        createdAt(createdTimestamps, kept, eventTimestamps[kept]),
+      )
+    ) {
+      continue;
+    }
+    byKey.set(key, row);
+  }
+  return {
+    scanned: count,
+    inWindow,
+    rows: {
+      view,
+      rows: Int32Array.from(byKey.values()),
+      entityKeys: keys,
+      eventTimestamps,
+      createdTimestamps,
+      values: featureColumns,
+    },
+  };
+}
+
+/** The columns a view needs from a batch; a missing one is a TypeError naming it. */
+function viewColumns(view: FeatureViewDefinition, columns: ColumnarRows) {
+  const keys = columns[view.entity.name];
+  const eventTimestamps = columns[view.source.timestampField] as NumericColumn;
+  const createdTimestamps = columns[view.source.createdTimestampField] as NumericColumn | undefined;
+  if (!keys || !eventTimestamps) {
+    throw new TypeError(
+      `${view.name}: columns must include "${view.entity.name}" and "${view.source.timestampField}"`,
+    );
+  }
+  const featureColumns = view.features.map((feature) => {
+    const column = columns[feature.name];
+    if (!column)
+      throw new TypeError(`${view.name}: column "${feature.name}" missing from the batch`);
+    return column;
+  });
+  return { keys, eventTimestamps, createdTimestamps, featureColumns };
+}
+
+/** A row's created timestamp, its event timestamp when it has none. */
+function createdAt(column: NumericColumn | undefined, row: number, eventTimestamp: number): number {
+  const created = column ? column[row] : NaN;
+  return Number.isNaN(created) ? eventTimestamp : created;
+}
+
+/**
+ * Whether a row (event, created) loses to the row kept so far: an older event timestamp, or the
+ * same one created earlier. On a full tie the later row wins, so an appended correction
+ * replaces the row it duplicates.
+ */
+function isOlder(event: number, created: number, keptEvent: number, keptCreated: number): boolean {
+  return keptEvent > event || (keptEvent === event && keptCreated > created);
 }
 
 /**

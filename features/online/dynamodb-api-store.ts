@@ -33,6 +33,7 @@ import {
   viewStatus,
   type EntityKeys,
   type FeatureRecord,
+  type FeatureWrites,
   type OnlineStore,
   type ReadOptions,
   type ReadResponse,
@@ -40,6 +41,7 @@ import {
   type ViewResults,
   type WriteResult,
 } from './types.js';
+import { featureRecords } from './feature-rows.js';
 
 export interface DynamoDbApiStoreConfig {
   /** DYNAMODB_TABLE */
@@ -128,12 +130,9 @@ export class DynamoDbApiStore implements OnlineStore {
    * between the other's read and write, and stays until that entity is written again. Writers
    * that partition by entity, or run one at a time, never see it.
    */
-  async write(
-    records: readonly FeatureRecord[],
-    options: { signal?: AbortSignal } = {},
-  ): Promise<WriteResult> {
+  async write(writes: FeatureWrites, options: { signal?: AbortSignal } = {}): Promise<WriteResult> {
     const byPk = new Map<string, FeatureRecord[]>();
-    for (const record of records) {
+    for (const record of featureRecords(writes)) {
       const pk = this.layout.dynamoPartitionKey(record.view.entity.name, record.entityKey);
       const list = byPk.get(pk);
       if (list) list.push(record);

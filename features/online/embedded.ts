@@ -9,6 +9,7 @@ import {
   viewStatus,
   type EntityKeys,
   type FeatureRecord,
+  type FeatureWrites,
   type FeatureValue,
   type OnlineStore,
   type ReadOptions,
@@ -17,6 +18,7 @@ import {
   type ViewResults,
   type WriteResult,
 } from './types.js';
+import { featureRecords } from './feature-rows.js';
 
 interface StoredRow {
   readonly eventTimestamp: number;
@@ -57,10 +59,10 @@ export class EmbeddedStore implements OnlineStore {
     return { results, servedBy: this.name };
   }
 
-  async write(records: readonly FeatureRecord[]): Promise<WriteResult> {
+  async write(writes: FeatureWrites): Promise<WriteResult> {
     let written = 0;
     let skippedNotNewer = 0;
-    for (const record of records) {
+    for (const record of featureRecords(writes)) {
       let rows = this.#rows.get(record.view.name);
       if (!rows) this.#rows.set(record.view.name, (rows = new Map()));
       const id = this.#layout.entityId(record.view.entity.name, record.entityKey);

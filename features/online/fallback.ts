@@ -45,6 +45,7 @@ import {
   type EntityKeys,
   type FallbackReason,
   type FeatureRecord,
+  type FeatureWrites,
   type OnlineStore,
   type ReadOptions,
   type ReadResponse,
@@ -236,7 +237,7 @@ export class FallbackStore implements OnlineStore {
 
   /** Writes to both stores (the primary and its backing store); both must succeed. */
   async write(
-    records: readonly FeatureRecord[],
+    records: FeatureWrites,
     options: { signal?: AbortSignal } = {},
   ): Promise<WriteResult> {
     const [primary] = await Promise.all([

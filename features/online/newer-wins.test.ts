@@ -11,6 +11,8 @@ import { startRedisServer, type RedisServerHandle } from '../../test/harness/red
 import { startUpstashBridge, type UpstashBridgeHandle } from '../../test/harness/upstash-bridge.js';
 import { creditRecord, uniquePrefix, zipcodeRecord } from '../../test/harness/feature-records.js';
 import { encodeFeatureRowsJson } from './feature-rows-json.js';
+import { featureRecords, featureRowsByView } from './feature-rows.js';
+import { latestRows } from '../offline/latest-per-entity.js';
 import { KeyLayout, viewFieldNames } from './key-layout.js';
 import { RedisTcpStore } from './redis-tcp.js';
 import type { FeatureRecord, OnlineStore } from './types.js';
@@ -68,12 +70,33 @@ describe('encodeFeatureRowsJson', () => {
               }),
             ]),
           );
-          const encoded = encodeFeatureRowsJson(records, 0, records.length).toString('utf8');
+          const [columns] = featureRowsByView(records);
+          const encoded = encodeFeatureRowsJson(columns, 0, records.length).toString('utf8');
           expect(encoded).toBe(expected);
         },
       ),
       { numRuns: 300 },
     );
+  });
+
+  it('writes NaN in a Float64Array as null (a Parquet null), NaN in an array as a value', () => {
+    const [rows] = featureRowsByView([zipcodeRecord(1, 5, 6)]);
+    const columns = {
+      ...rows,
+      values: rows.values.map((column, f) =>
+        zipcodeFeatures.features[f].name === 'population'
+          ? Float64Array.of(NaN)
+          : zipcodeFeatures.features[f].name === 'total_wages'
+            ? [NaN]
+            : column,
+      ),
+    };
+    const [row] = JSON.parse(encodeFeatureRowsJson(columns, 0, 1).toString('utf8')) as string[][];
+    const at = (name: string) =>
+      row[2 + zipcodeFeatures.features.findIndex((f) => f.name === name)];
+    expect(at('population')).toBeNull();
+    expect(at('total_wages')).toBe('NaN');
+    expect(row.slice(0, 2)).toEqual(['5', '6']);
   });
 
   it('encodes a sub-range and grows past its scratch buffer', () => {
@@ -83,7 +106,8 @@ describe('encodeFeatureRowsJson', () => {
       zipcodeRecord(2, 2, 2, { city: long }),
       zipcodeRecord(3, 3, 3),
     ];
-    const rows = JSON.parse(encodeFeatureRowsJson(records, 1, 3).toString('utf8')) as string[][];
+    const [columns] = featureRowsByView(records);
+    const rows = JSON.parse(encodeFeatureRowsJson(columns, 1, 3).toString('utf8')) as string[][];
     expect(rows.map((row) => row[0])).toEqual(['2', '3']);
     expect(rows[0][2]).toBe(long);
   });
@@ -193,6 +217,54 @@ describe.each(stores)('newer-wins write script via %s', (_name, makeStore) => {
     expect(await store.write(batch)).toEqual({ written: 0, skippedNotNewer: batch.length });
     expect(await admin.hGetAll(`${prefix}dob_ssn:19500101_0006`)).toEqual(before);
     await store.close?.();
+  });
+});
+
+describe.each(stores)('columns (FeatureRows) via %s', (_name, makeStore) => {
+  it('store exactly what the same rows as records store, and only the rows selected', async () => {
+    // zipcode_features as parquet-table.ts decodes it: numbers in Float64Arrays (null → NaN),
+    // strings in arrays (null → null), a created_timestamp missing at one row.
+    const columns = {
+      zipcode: Float64Array.of(76104, 10001, 76104, 60601, 94105),
+      city: ['FORT WORTH', 'NEW "YORK" \\ ☃', 'FORT WORTH (NEWER)', null, 'SF'],
+      state: ['TX', 'NY', 'TX', 'IL', 'CA'],
+      location_type: ['PRIMARY', 'PRIMARY', 'PRIMARY', 'PRIMARY', 'PRIMARY'],
+      tax_returns_filed: Float64Array.of(1, 2, 3, NaN, 5),
+      population: Float64Array.of(100, 200, 300, 400, 500),
+      total_wages: Float64Array.of(9_007_199_254_740_991, 0, -5, 7, 8),
+      event_timestamp: Float64Array.of(1_000, 2_000, 3_000, 4_000, 99_000),
+      created_timestamp: Float64Array.of(1_000, NaN, 3_000, 4_000, 99_000),
+    };
+    // The window leaves out the last row; 76104's newer row wins.
+    const { rows } = latestRows(zipcodeFeatures, columns, { window: { end: 50_000 } });
+    expect([...rows.rows]).toEqual([2, 1, 3]);
+
+    const asColumns = uniquePrefix('columns');
+    const asRecords = uniquePrefix('records');
+    const columnStore = makeStore(asColumns);
+    const recordStore = makeStore(asRecords);
+    expect(await columnStore.write(rows)).toEqual({ written: 3, skippedNotNewer: 0 });
+    expect(await recordStore.write(featureRecords(rows))).toEqual({
+      written: 3,
+      skippedNotNewer: 0,
+    });
+    for (const zipcode of [76104, 10001, 60601]) {
+      const hash = await admin.hGetAll(`${asColumns}zipcode:${zipcode}`);
+      expect(hash, String(zipcode)).toEqual(await admin.hGetAll(`${asRecords}zipcode:${zipcode}`));
+    }
+    const fortWorth = await admin.hGetAll(`${asColumns}zipcode:76104`);
+    expect(fortWorth['zipcode_features:city']).toBe('FORT WORTH (NEWER)');
+    const chicago = await admin.hGetAll(`${asColumns}zipcode:60601`);
+    expect(chicago['zipcode_features:city']).toBeUndefined();
+    expect(chicago['zipcode_features:tax_returns_filed']).toBeUndefined();
+    const newYork = await admin.hGetAll(`${asColumns}zipcode:10001`);
+    expect(newYork['zipcode_features:_created_ts']).toBe('2000');
+    expect(await admin.exists(`${asColumns}zipcode:94105`)).toBe(0);
+
+    // Newer wins against columns too: the same rows again write nothing.
+    expect(await columnStore.write(rows)).toEqual({ written: 0, skippedNotNewer: 3 });
+    await columnStore.close?.();
+    await recordStore.close?.();
   });
 });
 

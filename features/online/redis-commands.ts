@@ -4,13 +4,14 @@
  */
 import type { FeatureViewDefinition, FeatureViewName } from '../definitions.js';
 import { encodeFeatureRowsJson } from './feature-rows-json.js';
+import { entityKeyAt, featureRowsByView, isFeatureRows } from './feature-rows.js';
 import { type KeyLayout, viewFieldNames } from './key-layout.js';
 import { decodeFeatureValue, decodeTimestamp } from './store-support.js';
 import {
   StoreUnavailableError,
   viewStatus,
   type EntityKeys,
-  type FeatureRecord,
+  type FeatureWrites,
   type ViewResult,
   type ViewResults,
 } from './types.js';
@@ -202,29 +203,29 @@ function scriptFieldNames(view: FeatureViewDefinition): readonly string[] {
 }
 
 /**
- * The script calls for records, at most `perCall` records of one view each (records of different
+ * The script calls for a write, at most `perCall` rows of one view each (records of different
  * views go to different calls; the order between calls does not matter, as newer wins).
  */
 export function newerWinsInvocations(
   layout: KeyLayout,
-  records: readonly FeatureRecord[],
+  writes: FeatureWrites,
   keyTtlMs: number,
   perCall = DEFAULT_RECORDS_PER_SCRIPT,
 ): NewerWinsInvocation[] {
   const ttl = String(Math.max(0, Math.floor(keyTtlMs)));
   const invocations: NewerWinsInvocation[] = [];
-  for (const group of recordsByView(records)) {
-    const view = group[0].view;
-    const entity = view.entity.name;
-    const fields = scriptFieldNames(view);
+  for (const group of isFeatureRows(writes) ? [writes] : featureRowsByView(writes)) {
+    const entity = group.view.entity.name;
+    const fields = scriptFieldNames(group.view);
     let fieldBytes = 0;
     for (const field of fields) fieldBytes += field.length * 3 + 3;
-    for (let start = 0; start < group.length; start += perCall) {
-      const end = Math.min(group.length, start + perCall);
+    const count = group.rows.length;
+    for (let start = 0; start < count; start += perCall) {
+      const end = Math.min(count, start + perCall);
       const keys: string[] = [];
       let bytes = ttl.length + 3 + fieldBytes;
       for (let i = start; i < end; i++) {
-        const key = layout.redisKey(entity, group[i].entityKey);
+        const key = layout.redisKey(entity, entityKeyAt(group, group.rows[i]));
         keys.push(key);
         bytes += key.length * 3 + 3;
       }
@@ -235,20 +236,6 @@ export function newerWinsInvocations(
     }
   }
   return invocations;
-}
-
-/** Records split by view, in order; the common case, a single view, costs no copy. */
-function recordsByView(records: readonly FeatureRecord[]): (readonly FeatureRecord[])[] {
-  if (records.length === 0) return [];
-  const first = records[0].view;
-  if (records.every((record) => record.view === first)) return [records];
-  const groups = new Map<FeatureViewDefinition, FeatureRecord[]>();
-  for (const record of records) {
-    let group = groups.get(record.view);
-    if (!group) groups.set(record.view, (group = []));
-    group.push(record);
-  }
-  return [...groups.values()];
 }
 
 /**

@@ -13,11 +13,12 @@ import {
   planRedisRead,
   tallyNewerWins,
 } from './redis-commands.js';
+import { sliceWrites, writeCount } from './feature-rows.js';
 import { raceWithSignal, silentLogger, type StoreLogger } from './store-support.js';
 import {
   StoreUnavailableError,
   type EntityKeys,
-  type FeatureRecord,
+  type FeatureWrites,
   type OnlineStore,
   type ReadOptions,
   type ReadResponse,
@@ -151,25 +152,26 @@ export class RedisTcpStore implements OnlineStore {
   }
 
   async write(
-    records: readonly FeatureRecord[],
+    records: FeatureWrites,
     options: { signal?: AbortSignal } = {},
   ): Promise<WriteResult> {
-    if (records.length === 0) return { written: 0, skippedNotNewer: 0 };
+    const count = writeCount(records);
+    if (count === 0) return { written: 0, skippedNotNewer: 0 };
     const connecting = this.#ensureConnected();
     if (connecting) await raceWithSignal(STORE, connecting, options.signal);
     let written = 0;
     let skippedNotNewer = 0;
     let next = 0;
     const worker = async () => {
-      while (next < records.length) {
+      while (next < count) {
         if (options.signal?.aborted) throw new StoreUnavailableError(STORE, 'write aborted');
-        const batch = records.slice(next, (next += this.#batchSize));
+        const batch = sliceWrites(records, next, (next += this.#batchSize));
         const [w, s] = await this.#writeBatch(batch, options.signal);
         written += w;
         skippedNotNewer += s;
       }
     };
-    const workers = Math.min(this.#concurrency, Math.ceil(records.length / this.#batchSize));
+    const workers = Math.min(this.#concurrency, Math.ceil(count / this.#batchSize));
     await Promise.all(Array.from({ length: workers }, worker));
     return { written, skippedNotNewer };
   }
@@ -195,10 +197,7 @@ export class RedisTcpStore implements OnlineStore {
     if (!graceful && this.#client.isOpen) this.#client.destroy();
   }
 
-  async #writeBatch(
-    batch: readonly FeatureRecord[],
-    signal?: AbortSignal,
-  ): Promise<[number, number]> {
+  async #writeBatch(batch: FeatureWrites, signal?: AbortSignal): Promise<[number, number]> {
     const invocations = newerWinsInvocations(this.layout, batch, this.#keyTtlMs, this.#perScript);
     for (let attempt = 0; ; attempt++) {
       const sha = await raceWithSignal(STORE, this.#loadScript(), signal);

@@ -46,6 +46,31 @@ export interface FeatureRecord {
   readonly values: Readonly<Record<string, FeatureValue>>;
 }
 
+/**
+ * Rows of ONE feature view to write, as columns plus the positions of the rows to take: the
+ * materializer's form, which hands the decoded Parquet columns to the stores without building an
+ * object per row (feature-rows.ts says what that saves). Helpers: feature-rows.ts.
+ */
+export interface FeatureRows {
+  readonly view: FeatureViewDefinition;
+  /** Positions in the columns of the rows to write, in order; each has an entity key. */
+  readonly rows: Int32Array;
+  readonly entityKeys: ArrayLike<number | string | null>;
+  readonly eventTimestamps: ArrayLike<number>;
+  /** NaN at a row, or no column at all: the row's event timestamp. */
+  readonly createdTimestamps?: ArrayLike<number>;
+  /**
+   * One column per feature of `view.features`, in that order. Absent values are null, and NaN
+   * in a Float64Array (how parquet-table.ts decodes a numeric null).
+   */
+  readonly values: readonly FeatureColumn[];
+}
+
+export type FeatureColumn = Float64Array | readonly (FeatureValue | undefined)[];
+
+/** What write() takes: records of any views, or the rows of one view as columns. */
+export type FeatureWrites = readonly FeatureRecord[] | FeatureRows;
+
 export interface WriteResult {
   /** Records written (new or newer than the stored row). */
   readonly written: number;
@@ -86,10 +111,7 @@ export interface OnlineStore {
    * Writes records, never replacing a stored row whose event timestamp (then created timestamp)
    * is newer than the record's. Idempotent.
    */
-  write(
-    records: readonly FeatureRecord[],
-    options?: { signal?: AbortSignal },
-  ): Promise<WriteResult>;
+  write(records: FeatureWrites, options?: { signal?: AbortSignal }): Promise<WriteResult>;
   /**
    * True when write() checks and sets each row in one atomic step (the Redis stores' script), so
    * concurrent write() calls can run in any interleaving and the newest row still wins. Absent or

@@ -19,7 +19,7 @@ import { raceWithSignal } from './store-support.js';
 import {
   StoreUnavailableError,
   type EntityKeys,
-  type FeatureRecord,
+  type FeatureWrites,
   type OnlineStore,
   type ReadOptions,
   type ReadResponse,
@@ -119,7 +119,7 @@ export class UpstashStore implements OnlineStore {
   }
 
   async write(
-    records: readonly FeatureRecord[],
+    records: FeatureWrites,
     options: { signal?: AbortSignal } = {},
   ): Promise<WriteResult> {
     const batches = this.#batches(
