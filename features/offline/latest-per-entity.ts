@@ -1,4 +1,5 @@
 import type { FeatureViewDefinition } from '../definitions.js';
+import { createdTimestampAt, featureValueAt } from '../online/feature-rows.js';
 import type { FeatureRecord, FeatureRows, FeatureValue } from '../online/types.js';
 import type { ColumnarRows, NumericColumn, StringColumn } from './parquet-table.js';
 
@@ -49,7 +50,8 @@ export class LatestPerEntity {
 
   add(columns: ColumnarRows, rows = columnLength(columns, this.view)): AddResult {
     const { view, start, end, byKey } = this;
-    const { keys, eventTimestamps, createdTimestamps, featureColumns } = viewColumns(view, columns);
+    const ofView = viewColumns(view, columns);
+    const { keys, eventTimestamps, featureColumns } = ofView;
     const featureNames = view.features.map((f) => f.name);
     const numericKeys = keys instanceof Float64Array;
     let inWindow = 0;
@@ -60,7 +62,7 @@ export class LatestPerEntity {
       const key = numericKeys ? (keys as NumericColumn)[row] : (keys as StringColumn)[row];
       if (key === null || (numericKeys && Number.isNaN(key))) continue;
       inWindow++;
-      const createdTimestamp = createdAt(createdTimestamps, row, eventTimestamp);
+      const createdTimestamp = createdTimestampAt(ofView, row);
       const kept = byKey.get(key);
       if (
         kept &&
@@ -70,9 +72,7 @@ export class LatestPerEntity {
       }
       const values: Record<string, FeatureValue> = {};
       for (let f = 0; f < featureNames.length; f++) {
-        const value = featureColumns[f][row];
-        values[featureNames[f]] =
-          value === null || (typeof value === 'number' && Number.isNaN(value)) ? null : value;
+        values[featureNames[f]] = featureValueAt(featureColumns[f], row);
       }
       byKey.set(key, { view, entityKey: key, eventTimestamp, createdTimestamp, values });
     }
@@ -112,7 +112,8 @@ export function latestRows(
   const count = options.rows ?? columnLength(columns, view) - offset;
   const start = options.window?.start ?? -Infinity;
   const end = options.window?.end ?? Infinity;
-  const { keys, eventTimestamps, createdTimestamps, featureColumns } = viewColumns(view, columns);
+  const ofView = viewColumns(view, columns);
+  const { keys, eventTimestamps, createdTimestamps, featureColumns } = ofView;
   const numericKeys = keys instanceof Float64Array;
   const byKey = new Map<number | string, number>();
   let inWindow = 0;
@@ -128,9 +129,9 @@ export function latestRows(
       kept !== undefined &&
       isOlder(
         eventTimestamp,
-        createdAt(createdTimestamps, row, eventTimestamp),
+        createdTimestampAt(ofView, row),
         eventTimestamps[kept],
-        createdAt(createdTimestamps, kept, eventTimestamps[kept]),
+        createdTimestampAt(ofView, kept),
       )
     ) {
       continue;
@@ -168,12 +169,6 @@ function viewColumns(view: FeatureViewDefinition, columns: ColumnarRows) {
     return column;
   });
   return { keys, eventTimestamps, createdTimestamps, featureColumns };
-}
-
-/** A row's created timestamp, its event timestamp when it has none. */
-function createdAt(column: NumericColumn | undefined, row: number, eventTimestamp: number): number {
-  const created = column ? column[row] : NaN;
-  return Number.isNaN(created) ? eventTimestamp : created;
 }
 
 /**

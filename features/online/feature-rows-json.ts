@@ -12,8 +12,8 @@
  * receive doubles, and redis-server formatting them back to strings (%.17g) costs ~4 µs a row
  * of the server's time, which is the other bottleneck.
  */
-import { createdTimestampAt } from './feature-rows.js';
-import type { FeatureRows, FeatureValue } from './types.js';
+import { createdTimestampAt, featureValueAt } from './feature-rows.js';
+import type { FeatureRows } from './types.js';
 
 const QUOTE = 0x22;
 const COMMA = 0x2c;
@@ -107,13 +107,11 @@ export function encodeFeatureRowsJson(rows: FeatureRows, start: number, end: num
     out[at++] = COMMA;
     at = writeQuotedNumber(out, at, createdTimestampAt(rows, row));
     for (let f = 0; f < columns; f++) {
-      const column = values[f];
-      const value: FeatureValue | undefined = column[row];
+      const value = featureValueAt(values[f], row);
       out[at++] = COMMA;
-      if (typeof value === 'number' && (value === value || !(column instanceof Float64Array))) {
+      if (typeof value === 'number') {
         at = writeQuotedNumber(out, at, value);
-      } else if (typeof value !== 'string') {
-        // null, undefined, or a Float64Array's NaN
+      } else if (value === null) {
         out[at++] = 0x6e; // n
         out[at++] = 0x75; // u
         out[at++] = 0x6c; // l

@@ -34,10 +34,16 @@ export function sliceWrites(writes: FeatureWrites, start: number, end: number): 
     : writes.slice(start, end);
 }
 
-/** The created timestamp of the row at column position `row`: its event timestamp when absent. */
-export function createdTimestampAt(rows: FeatureRows, row: number): number {
-  const created = rows.createdTimestamps ? rows.createdTimestamps[row] : NaN;
-  return Number.isNaN(created) ? rows.eventTimestamps[row] : created;
+/**
+ * The created timestamp of the row at column position `row`: its event timestamp when absent
+ * (no column, or NaN). The rule of every writer and of latest-per-entity's tie-break.
+ */
+export function createdTimestampAt(
+  columns: Pick<FeatureRows, 'eventTimestamps' | 'createdTimestamps'>,
+  row: number,
+): number {
+  const created = columns.createdTimestamps ? columns.createdTimestamps[row] : NaN;
+  return Number.isNaN(created) ? columns.eventTimestamps[row] : created;
 }
 
 /** The entity key of the row at column position `row`; selecting a row without one is a bug. */
@@ -49,10 +55,15 @@ export function entityKeyAt(rows: FeatureRows, row: number): number | string {
   return key;
 }
 
-/** The value at column position `row`: null when absent (NaN in a Float64Array, null, undefined). */
+/**
+ * The value at column position `row`: null when absent (null, undefined, or NaN in a
+ * Float64Array, a Parquet null); a NaN in a plain array is a value, as in a record.
+ */
 export function featureValueAt(column: FeatureColumn, row: number): FeatureValue {
   const value = column[row];
-  if (value === undefined || (column instanceof Float64Array && Number.isNaN(value))) return null;
+  if (value === undefined) return null;
+  // The NaN test first: the type test then runs only for NaN, not for every number.
+  if (value !== value && column instanceof Float64Array) return null;
   return value;
 }
 
