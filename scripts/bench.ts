@@ -178,7 +178,7 @@ try {
     say(`materialization (scripts/bench-materialize.ts ${sizes.materialize.join(' ')})`);
     results.materialize = {
       args: sizes.materialize,
-      runs: await runMaterializeBench(sizes.materialize),
+      runs: await runJsonLinesScript('bench-materialize.ts', sizes.materialize),
     };
   }
 } finally {
@@ -200,11 +200,6 @@ results.machine = {
 };
 await writeFile(args.out!, renderReport(results));
 say(`wrote ${path.relative(process.cwd(), args.out!) || args.out}`);
-
-/** H5's materialization bench, as its own process; its JSON lines are the results. */
-function runMaterializeBench(extraArgs: string[]): Promise<Record<string, unknown>[]> {
-  return runJsonLinesScript('bench-materialize.ts', extraArgs);
-}
 
 /** A bench script of scripts/ as its own process; the JSON lines it prints are its results. */
 function runJsonLinesScript(
