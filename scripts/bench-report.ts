@@ -146,8 +146,8 @@ export function renderReport(r: BenchResults): string {
       '(test/harness, in front of the same redis-server) in the client process. Latency in ms, measured',
       'by the client: what one applicant sees, HTTP included.',
       '',
-      '| store | requests | p50 | p90 | p99 | max | errors | handler p50 / p99 | answers |',
-      '|---|---:|---:|---:|---:|---:|---:|---:|---|',
+      '| store | requests | p50 | p90 | p99 | max | errors | handler p50 / p99 | server CPU µs/request | answers |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
       ...r.sequential.results.map(
         (s) =>
           `| ${s.setup}${
@@ -156,11 +156,14 @@ export function renderReport(r: BenchResults): string {
                   .map(([k, v]) => `${k}=${v}`)
                   .join(', ')})`
               : ''
-          } | ${int(s.count)} | ${ms(s.p50)} | ${ms(s.p90)} | ${ms(s.p99)} | ${ms(s.max)} | ${s.errors} | ${ms(s.server.p50)} / ${ms(s.server.p99)} | ${outcomes(s.outcomes)} |`,
+          } | ${int(s.count)} | ${ms(s.p50)} | ${ms(s.p90)} | ${ms(s.p99)} | ${ms(s.max)} | ${s.errors} | ${ms(s.server.p50)} / ${ms(s.server.p99)} | ${s.serverCpuMicros === undefined ? '–' : int(s.serverCpuMicros)} | ${outcomes(s.outcomes)} |`,
       ),
       '',
       '"handler" is the server\'s own Server-Timing `total` (store read + model, inside the handler): the',
-      "rest of the client's figure is HTTP, the event loop and scheduling.",
+      'rest of the client\'s figure is HTTP, the event loop and scheduling. "server CPU" is the time',
+      "the server process spent on a CPU per request, all its threads (the kernel's own count,",
+      '/proc/PID/task/*/schedstat), system calls included: the part of the latency that is work',
+      'rather than waiting, and what the same requests cost under load is far less (see throughput).',
       '',
       "The client is test/support/lean-client.ts (a raw keep-alive socket): node:http's own client",
       "adds ~0.14 ms of the client's CPU to every round trip here, which is not the server's latency.",
@@ -181,6 +184,12 @@ export function renderReport(r: BenchResults): string {
             'store: RESP2, one pipelined round trip of one HMGET per view, the same keys and fields), with',
             "no framework, validation or model, measured in ten rounds that alternate with the row's own:",
             `p50 ${ms(redis.floor.p50)}, p90 ${ms(redis.floor.p90)}, p99 ${ms(redis.floor.p99)} ms.`,
+            ...(redis.floorCpuMicros !== undefined && redis.serverCpuMicros !== undefined
+              ? [
+                  `It spent ${int(redis.floorCpuMicros)} µs of CPU per request where the app spent ${int(redis.serverCpuMicros)} µs`,
+                  `(${(redis.serverCpuMicros / redis.floorCpuMicros).toFixed(1)}×), in the same alternating rounds.`,
+                ]
+              : []),
           ]
         : []),
       '',

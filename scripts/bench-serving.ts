@@ -27,7 +27,7 @@ import { parseLoanApplication } from '../functions/http/parse-application.js';
 import { loadModel } from '../model/model.js';
 import { applicationFor, creditRecord, zipcodeRecord } from '../test/fixtures/applicant.js';
 import { createLeanDecisionClient } from '../test/support/lean-client.js';
-import { percentiles, tally, type Percentiles } from '../test/support/load.js';
+import { percentiles, processCpuMicros, tally, type Percentiles } from '../test/support/load.js';
 import {
   BENCH_API_KEY,
   lambdaBuildOptions,
@@ -51,6 +51,13 @@ export interface SequentialResult extends Percentiles {
    * in rounds that alternate with the app's, so that a spell of the machine hits both alike.
    */
   readonly floor?: Percentiles;
+  /**
+   * The server process's CPU time per request, µs (all its threads, processCpuMicros), over the
+   * measured requests: what the client's figure is made of beyond waiting. Undefined off Linux.
+   */
+  readonly serverCpuMicros?: number;
+  /** The same for the floor server, over its own rounds. */
+  readonly floorCpuMicros?: number;
 }
 
 /**
@@ -104,27 +111,44 @@ export async function benchSequential(
       if (floorClient) for (let i = 0; i < options.warmup; i++) await floorDecide(i);
       // Without a floor, one round; with one, ten rounds each, floor and app taking turns.
       const rounds = floorClient ? 10 : 1;
+      const cpu = { server: 0, floor: 0 };
+      const cpuSince = (pid: number | undefined, start: number | undefined) => {
+        const now = pid === undefined ? undefined : processCpuMicros(pid);
+        return now === undefined || start === undefined ? NaN : now - start;
+      };
       let next = 0;
       for (let round = 0; round < rounds; round++) {
         const end = Math.round(((round + 1) * options.requests) / rounds);
-        if (floorClient) for (let i = next; i < end; i++) floorSamples.push(await floorDecide(i));
+        if (floorClient) {
+          const start = processCpuMicros(floor!.pid);
+          for (let i = next; i < end; i++) floorSamples.push(await floorDecide(i));
+          cpu.floor += cpuSince(floor!.pid, start);
+        }
+        const start = processCpuMicros(server.pid);
         for (; next < end; next++) {
           const reply = await client.decide(bodies[next % bodies.length]);
           samples[next] = reply.ms;
           replies.push(reply);
         }
+        cpu.server += cpuSince(server.pid, start);
       }
       const outcomes = tally(replies);
       const errors = replies.filter((r) => r.status !== 200).length;
-      const server = percentiles(replies.flatMap((r) => (r.serverMs === null ? [] : [r.serverMs])));
+      const handler = percentiles(
+        replies.flatMap((r) => (r.serverMs === null ? [] : [r.serverMs])),
+      );
       return {
         setup,
         ...percentiles(samples),
         errors,
         outcomes,
         settings,
-        server,
+        server: handler,
         ...(floorClient ? { floor: percentiles(floorSamples) } : {}),
+        ...(Number.isFinite(cpu.server) ? { serverCpuMicros: cpu.server / options.requests } : {}),
+        ...(floorClient && Number.isFinite(cpu.floor)
+          ? { floorCpuMicros: cpu.floor / floorSamples.length }
+          : {}),
       };
     } finally {
       client.close();
@@ -239,7 +263,7 @@ export async function benchCompute(iterations: number): Promise<ComputeResult> {
 async function startFloorServer(options: {
   answerBytes: number;
   redisUrl?: string;
-}): Promise<{ url: string; stop(): void }> {
+}): Promise<{ url: string; pid: number; stop(): void }> {
   const layout = new KeyLayout();
   // Hand-written here on purpose: it is the floor because it has nothing of the app in it.
   const serverCode = `
@@ -292,7 +316,7 @@ process.on('disconnect', () => process.exit(0));`;
       child.once('message', (message: { port: number }) => resolve(message.port));
       child.once('exit', (code) => reject(new Error(`floor server exited (${code})`)));
     });
-    return { url: `http://127.0.0.1:${port}`, stop: () => child.kill() };
+    return { url: `http://127.0.0.1:${port}`, pid: child.pid!, stop: () => child.kill() };
   } catch (error) {
     child.kill();
     throw error;

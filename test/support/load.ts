@@ -4,7 +4,7 @@
  * closed-loop load runner, latency percentiles, a TCP proxy that can make Redis hang, and the
  * server process's resident memory.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -318,6 +318,29 @@ export function cpuTicks(): { total: number; steal: number } | undefined {
     const fields = line.trim().split(/\s+/).slice(1, 9).map(Number);
     if (fields.length < 8 || fields.some((n) => !Number.isFinite(n))) return undefined;
     return { total: fields.reduce((a, b) => a + b, 0), steal: fields[7] };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU time a process has spent running so far, µs, summed over its threads (Linux
+ * /proc/PID/task/TID/schedstat: the scheduler's own nanosecond count of time on a CPU). Exact,
+ * where /proc/PID/stat's utime and stime are sampled at the clock tick: a server that runs in
+ * bursts of a few hundred µs between idle spells is charged whole ticks or none. Threads that
+ * ended before the call are not counted. Undefined where unavailable.
+ */
+export function processCpuMicros(pid: number): number | undefined {
+  try {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ', 1)[0]);
+      } catch {
+        // The thread ended between the listing and the read.
+      }
+    }
+    return Number.isFinite(ns) && ns > 0 ? ns / 1_000 : undefined;
   } catch {
     return undefined;
   }
