@@ -307,6 +307,24 @@ describe('rate limiting with @upstash/ratelimit over the Upstash REST bridge', (
     expect((await post(app, from(IPS.one, KEY_B))).status).toBe(200);
   });
 
+  it('checks the address and the key in one request to Upstash', async () => {
+    const app = limited({
+      perIp: { requests: 100, windowSeconds: 60 },
+      perApiKey: { requests: 2, windowSeconds: 60 },
+    });
+    const requests: number[] = [];
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      bridge.requests = 0;
+      statuses.push((await post(app, from(IPS.two, KEY_B))).status);
+      requests.push(bridge.requests);
+    }
+    // The third is over the key's limit while its address is not: both checks were answered.
+    expect(statuses).toEqual([200, 200, 429]);
+    // The first may also load the limiter's script (EVALSHA answers NOSCRIPT, then EVAL).
+    expect(requests.slice(1)).toEqual([1, 1]);
+  });
+
   it('throttles key guessing per address', async () => {
     const app = limited({ perIp: { requests: 2, windowSeconds: 60 } });
     const guesses = [];
