@@ -17,6 +17,11 @@ import { parseLoanApplication } from './http/parse-application.js';
 import type { LoanDecision } from './http/schemas.js';
 import type { Logger } from './logger.js';
 import { runInBackground } from './http/background.js';
+import {
+  rateLimitAdmission,
+  refusedByRateLimit,
+  type RateLimitVariables,
+} from './http/rate-limit.js';
 
 /**
  * The one Hono app. Runtime adapters (node.ts, lambda.ts, worker.ts) only read their config
@@ -46,7 +51,7 @@ export interface AppDeps {
   readonly storeName: string;
 }
 
-type AppEnv = { Variables: RequestIdVariables };
+type AppEnv = { Variables: RequestIdVariables & RateLimitVariables };
 
 const DEFAULT_MAX_BODY_BYTES = 16 * 1024;
 const DEFAULT_MAX_BATCH_SIZE = 100;
@@ -74,8 +79,10 @@ export function createApp(deps: AppDeps) {
     const application = parseLoanApplication(await readJson(c, maxBodyBytes));
     const batch = await decideLoans(deps.decision, [application], {
       deadlineMs: requestDeadlineMs,
+      admission: c.get('rateLimitAdmission'),
     });
     if (batch.pending) runInBackground(c, batch.pending, deps.background);
+    if (batch.refused) return refusedByRateLimit(c);
     const item = batch.items[0];
     if (item instanceof UnknownApplicantError) throw item;
 
@@ -126,9 +133,13 @@ export function createApp(deps: AppDeps) {
     });
     const valid = parsed.filter((p): p is ApplicationInput => !(p instanceof ApiError));
     const batch = valid.length
-      ? await decideLoans(deps.decision, valid, { deadlineMs: requestDeadlineMs })
+      ? await decideLoans(deps.decision, valid, {
+          deadlineMs: requestDeadlineMs,
+          admission: c.get('rateLimitAdmission'),
+        })
       : undefined;
     if (batch?.pending) runInBackground(c, batch.pending, deps.background);
+    if (batch ? batch.refused : !(await rateLimitAdmission(c))) return refusedByRateLimit(c);
 
     let next = 0;
     const results = parsed.map((p, index) => {
@@ -183,7 +194,9 @@ export function createApp(deps: AppDeps) {
     ),
   );
 
-  app.onError((err, c) => {
+  app.onError(async (err, c) => {
+    // A refused request is answered by the rate limiter; its mistakes are not logged as ours.
+    if (!(await rateLimitAdmission(c))) return refusedByRateLimit(c);
     const request_id = c.get('requestId');
     if (err instanceof ApiError) {
       if (err.status >= 500) c.header('Retry-After', retryAfter);

@@ -68,6 +68,8 @@ export interface DecisionBatch {
   readonly fallbackReason: FallbackReason | null;
   /** Background work (cache refill) for the runtime's waitUntil. */
   readonly pending?: Promise<void>;
+  /** The rate limiter refused the request (options.admission): no items were decided. */
+  readonly refused?: true;
   readonly timings: { readonly featuresMs: number; readonly modelMs: number };
 }
 
@@ -86,11 +88,31 @@ export interface DecisionDeps {
 export async function decideLoans(
   deps: DecisionDeps,
   applications: readonly ApplicationInput[],
-  options: { deadlineMs?: number } = {},
+  options: {
+    deadlineMs?: number;
+    /**
+     * The rate limiter's verdict, awaited together with the store read: false ends the batch
+     * (`refused`) before any scoring, so a refused request costs no SageMaker call.
+     */
+    admission?: Promise<boolean>;
+  } = {},
 ): Promise<DecisionBatch> {
   const t0 = performance.now();
-  const read = await readWithDeadline(deps, applications, options.deadlineMs);
+  const [read, admitted] = await Promise.all([
+    readWithDeadline(deps, applications, options.deadlineMs),
+    options.admission ?? true,
+  ]);
   const t1 = performance.now();
+  if (!admitted) {
+    return {
+      items: [],
+      refused: true,
+      servedBy: read.servedBy,
+      fallbackReason: read.fallbackReason ?? null,
+      pending: read.pending,
+      timings: { featuresMs: t1 - t0, modelMs: 0 },
+    };
+  }
   let items: Array<Decision | UnknownApplicantError> = applications.map((application, i) =>
     decideOne(deps, application, read.results[i]),
   );

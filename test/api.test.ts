@@ -6,6 +6,7 @@ import { FallbackStore } from '../features/online/fallback.js';
 import { RedisTcpStore } from '../features/online/redis-tcp.js';
 import { UpstashStore } from '../features/online/upstash.js';
 import { startDynalite, type DynaliteHandle } from './harness/dynalite.js';
+import { uniquePrefix } from './harness/feature-records.js';
 import { startRedisServer, type RedisServerHandle } from './harness/redis-server.js';
 import { startUpstashBridge, type UpstashBridgeHandle } from './harness/upstash-bridge.js';
 import { applicationFor, creditRecord, zipcodeRecord } from './fixtures/applicant.js';
@@ -22,6 +23,7 @@ let bridge: UpstashBridgeHandle;
 let dynalite: DynaliteHandle;
 let dynamoClient: DynamoDBClient;
 const table = `features-${Date.now()}`;
+const API_KEY = 'api-test-key-0123456789abcdef';
 const allLogs: string[] = [];
 const allBodies: string[] = [];
 const applicants = new Set<string>();
@@ -157,6 +159,93 @@ describe('decisions from Upstash over REST', () => {
     expect(body.probability_of_default).toBe(
       (await expectedDecision(applicationFor(dobSsn), records)).probability,
     );
+  });
+});
+
+describe('rate limiting beside the Upstash feature read', () => {
+  it("asks the limiter while it reads the features: one round trip's wait, not two", async () => {
+    const dobSsn = applicant(21);
+    const records = [zipcodeRecord(), creditRecord(dobSsn)];
+    const store = new UpstashStore({ url: bridge.url, token: bridge.token });
+    await store.write(records);
+    const limited = (perApiKey: { requests: number; windowSeconds: number }) =>
+      appUnderTest(store, {
+        security: {
+          apiKeys: [API_KEY],
+          rateLimit: {
+            redis: { url: bridge.url, token: bridge.token },
+            prefix: uniquePrefix('rl'),
+            perApiKey,
+            timeoutMs: 2_000,
+          },
+        },
+      });
+    const post = (app: Awaited<ReturnType<typeof limited>>['app']) =>
+      send(app, applicationFor(dobSsn), { authorization: `Bearer ${API_KEY}` });
+    // The limiter's request is held at the bridge until the feature read arrives (or 1.5 s): a
+    // read that waited for the limiter's answer would arrive only after that.
+    let readArrived!: () => void;
+    let readWhileHeld = false;
+    let limiterHeld = false;
+    let reads = 0;
+    bridge.beforeRun = async (commands) => {
+      const isRead = commands.some((c) => c[0].toUpperCase() === 'HMGET');
+      const isLimiter = commands.some((c) => /^EVAL/i.test(c[0]));
+      if (isRead) {
+        reads++;
+        if (limiterHeld) readWhileHeld = true;
+        readArrived?.();
+      } else if (isLimiter) {
+        limiterHeld = true;
+        await Promise.race([
+          new Promise<void>((resolve) => (readArrived = resolve)),
+          new Promise((resolve) => setTimeout(resolve, 1_500)),
+        ]);
+        limiterHeld = false;
+      }
+    };
+    try {
+      const { app, logs } = await limited({ requests: 2, windowSeconds: 60 });
+      const answers = [];
+      for (let i = 0; i < 3; i++) {
+        readWhileHeld = false;
+        const started = performance.now();
+        answers.push({ ...(await post(app)), readWhileHeld, ms: performance.now() - started });
+      }
+      allLogs.push(...logs);
+      expect(answers.map((a) => a.status)).toEqual([200, 200, 429]);
+      expect(answers.map((a) => a.readWhileHeld)).toEqual([true, true, true]);
+      expect(answers[0].body.probability_of_default).toBe(
+        (await expectedDecision(applicationFor(dobSsn), records)).probability,
+      );
+      // The refused one is the limiter's answer, and no decision was logged for it.
+      expect(answers[2].body.error.code).toBe('rate_limited');
+      expect(answers[2].body.request_id).toBe(answers[2].headers.get('x-request-id'));
+      expect(answers[2].headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(answers[2].headers.get('server-timing')).toBeNull();
+      const decisions = logs.filter((l) => JSON.parse(l).msg === 'decision');
+      expect(decisions.map((l) => JSON.parse(l).request_id)).toEqual(
+        answers.slice(0, 2).map((a) => a.body.request_id),
+      );
+      // Once refused, the client is known to be over its limit (the limiter's in-memory cache):
+      // its next requests wait for their verdict first and cost no feature read.
+      reads = 0;
+      const again = await post(app);
+      expect(again.status).toBe(429);
+      expect(again.body.error.code).toBe('rate_limited');
+      expect(reads).toBe(0);
+      // The batch route is refused too.
+      const batch = await app.request('/loan-decisions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` },
+        body: JSON.stringify({ applications: [applicationFor(dobSsn)] }),
+      });
+      allBodies.push(await batch.clone().text());
+      expect(batch.status).toBe(429);
+      expect(logs.some((l) => JSON.parse(l).msg === 'decisions')).toBe(false);
+    } finally {
+      bridge.beforeRun = undefined;
+    }
   });
 });
 

@@ -4,7 +4,11 @@ import { requestId } from 'hono/request-id';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmbeddedStore } from '../features/online/embedded.js';
 import { createLogger } from '../functions/logger.js';
-import type { RateLimitOptions } from '../functions/http/rate-limit.js';
+import {
+  rateLimitAdmission,
+  refusedByRateLimit,
+  type RateLimitOptions,
+} from '../functions/http/rate-limit.js';
 import {
   ApiKeyVerifier,
   SecurityConfigError,
@@ -66,7 +70,10 @@ function secured(options: Partial<SecurityOptions> = {}) {
   });
   // Every route of the app builds its response through the context (c.json & co.), which is
   // what carries the prepared security headers; the stand-in route does the same.
+  // Like the app's routes, it asks the rate limiter before it answers (the verdict arrives while
+  // the request is handled).
   app.all('*', async (c) => {
+    if (!(await rateLimitAdmission(c))) return refusedByRateLimit(c);
     const response = await inner.app.fetch(c.req.raw);
     return c.body(
       await response.arrayBuffer(),

@@ -131,7 +131,7 @@ interface Verdict {
 
 const FAIL_OPEN_LOG_INTERVAL_MS = 10_000;
 
-export function rateLimit<V extends RequestIdVariables = RequestIdVariables>(
+export function rateLimit<V extends RequestIdVariables & RateLimitVariables>(
   options: RateLimitOptions,
   wiring: RateLimitWiring,
 ): MiddlewareHandler<{ Variables: V }> {
@@ -156,6 +156,12 @@ export function rateLimit<V extends RequestIdVariables = RequestIdVariables>(
   };
   const ipRule = options.clientIp ? rule(options.perIp, DEFAULT_PER_IP, 'ip') : undefined;
   const keyRule = rule(options.perApiKey, DEFAULT_PER_API_KEY, 'api_key');
+  // Identifiers already over their limit are refused from memory, without a Redis call: the
+  // library's ephemeral cache, `${prefix}:${scope}:${identifier}` → blocked until (epoch ms).
+  // The middleware reads it too (see knownOverLimit).
+  const blocked: Record<Scope, Map<string, number>> = { ip: new Map(), api_key: new Map() };
+  const knownOverLimit = (scope: Scope, identifier: string) =>
+    (blocked[scope].get(`${prefix}:${scope}:${identifier}`) ?? 0) > Date.now();
   let limiters: Promise<{ byIp?: Ratelimit; byKey?: Ratelimit }> | undefined;
   const loadLimiters = () =>
     (limiters ??= loadRateLimitLibrary().then(({ Ratelimit, Redis }) => {
@@ -167,8 +173,7 @@ export function rateLimit<V extends RequestIdVariables = RequestIdVariables>(
           limiter: Ratelimit.slidingWindow(limit.requests, `${limit.windowSeconds} s`),
           prefix: `${prefix}:${scope}`,
           timeout,
-          // Identifiers already over their limit are refused from memory, without a Redis call.
-          ephemeralCache: new Map(),
+          ephemeralCache: blocked[scope],
           analytics: false,
         });
       return { byIp: limiter(ipRule, 'ip'), byKey: limiter(keyRule, 'api_key') };
@@ -225,8 +230,26 @@ export function rateLimit<V extends RequestIdVariables = RequestIdVariables>(
     if (byKey && keyId) checks.push(check(byKey, 'api_key', keyId));
     if (checks.length === 0) return next();
 
-    const verdicts = await Promise.all(checks);
-    const pending = verdicts.flatMap((v) => (v.pending ? [v.pending] : []));
+    // The checks' round trip overlaps the rest of the request (authentication, the decision's
+    // feature read) instead of preceding it: with Upstash serving the features too, a decision
+    // then waits for one round trip, not two. Whatever answers or logs first waits for the verdict
+    // (rateLimitAdmission); a refused request gets this middleware's 429 whatever was produced.
+    // A client known to be over a limit waits for its verdict first, as before: its refusals
+    // then cost no feature read.
+    const verdicts = Promise.all(checks);
+    const refusal = verdicts.then(
+      (all) => all.filter((v) => !v.success).sort((a, b) => b.reset - a.reset)[0],
+    );
+    const overlap = !(
+      (ip !== undefined && knownOverLimit('ip', ip)) ||
+      (keyId !== undefined && knownOverLimit('api_key', keyId))
+    );
+    c.set(
+      'rateLimitAdmission',
+      refusal.then((refused) => refused === undefined),
+    );
+    if (overlap) await next();
+    const pending = (await verdicts).flatMap((v) => (v.pending ? [v.pending] : []));
     if (pending.length > 0) {
       runInBackground(
         c,
@@ -234,8 +257,11 @@ export function rateLimit<V extends RequestIdVariables = RequestIdVariables>(
         wiring.background,
       );
     }
-    const refused = verdicts.filter((v) => !v.success).sort((a, b) => b.reset - a.reset)[0];
-    if (!refused) return next();
+    const refused = await refusal;
+    if (!refused) {
+      if (!overlap) await next();
+      return;
+    }
 
     const retryAfter = Math.max(1, Math.ceil((refused.reset - Date.now()) / 1000));
     const request_id = c.get('requestId');
@@ -246,12 +272,11 @@ export function rateLimit<V extends RequestIdVariables = RequestIdVariables>(
       code: 'rate_limited',
       limiter: refused.scope,
     });
-    c.header('Retry-After', String(retryAfter));
-    c.header('RateLimit-Limit', String(refused.limit));
-    c.header('RateLimit-Remaining', '0');
-    c.header('RateLimit-Reset', String(retryAfter));
     const who = refused.scope === 'ip' ? 'this client address' : 'this API key';
-    return c.json(
+    // Dropped first, so that nothing of what the request produced (its headers included) is
+    // merged into the 429; the headers prepared before it (security headers, request id) stay.
+    if (overlap) c.res = undefined;
+    c.res = c.json(
       {
         request_id,
         error: {
@@ -260,8 +285,32 @@ export function rateLimit<V extends RequestIdVariables = RequestIdVariables>(
         },
       },
       429,
+      {
+        'Retry-After': String(retryAfter),
+        'RateLimit-Limit': String(refused.limit),
+        'RateLimit-Remaining': '0',
+        'RateLimit-Reset': String(retryAfter),
+      },
     );
   };
+}
+
+/** The rate limiter's context variable (see rateLimitAdmission). */
+export type RateLimitVariables = { rateLimitAdmission?: Promise<boolean> };
+
+/**
+ * Whether the rate limiter lets this request through (true without a limiter). Call it before
+ * answering or logging anything about the request: the limiter's verdict arrives while the
+ * request is handled, and a refused request's answer is the limiter's 429, whatever the handler
+ * returns (`refusedByRateLimit` is the placeholder to return).
+ */
+export async function rateLimitAdmission(c: Context): Promise<boolean> {
+  return (await (c.get('rateLimitAdmission') as Promise<boolean> | undefined)) ?? true;
+}
+
+/** What a handler returns for a refused request; the rate-limit middleware answers instead. */
+export function refusedByRateLimit(c: Context): Response {
+  return c.body(null, 429);
 }
 
 /**

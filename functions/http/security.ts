@@ -4,7 +4,13 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { cors } from 'hono/cors';
 import type { RequestIdVariables } from 'hono/request-id';
 import type { Logger } from '../logger.js';
-import { rateLimit, type RateLimitOptions } from './rate-limit.js';
+import {
+  rateLimit,
+  rateLimitAdmission,
+  refusedByRateLimit,
+  type RateLimitOptions,
+  type RateLimitVariables,
+} from './rate-limit.js';
 
 /**
  * The API's security chain: secure headers, the CORS allowlist, rate limiting and bearer API-key
@@ -32,7 +38,7 @@ export interface SecurityOptions {
   readonly background?: (work: Promise<void>) => void;
 }
 
-export type SecurityVariables = RequestIdVariables & { apiKeyId: string };
+export type SecurityVariables = RequestIdVariables & RateLimitVariables & { apiKeyId: string };
 
 /** Invalid security settings; the message names the setting, never a key. */
 export class SecurityConfigError extends Error {
@@ -214,6 +220,8 @@ function apiKeyAuth(
       c.set('apiKeyId', id);
       return next();
     }
+    // A guesser over its address's limit gets the limiter's 429, not a verdict on the key.
+    if (!(await rateLimitAdmission(c))) return refusedByRateLimit(c);
     const missing = authorization === undefined;
     const request_id = c.get('requestId');
     logger.info({ msg: 'request rejected', request_id, status: 401, code: 'unauthorized' });

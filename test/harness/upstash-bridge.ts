@@ -16,6 +16,11 @@ export interface UpstashBridgeHandle {
   requests: number;
   /** 'none' (default), 'http500' or 'garbage' (200 with a non-JSON body). */
   fault: 'none' | 'http500' | 'garbage';
+  /**
+   * Called with each request's commands before they run; the request waits for the promise it
+   * returns (to hold one request while another arrives, say).
+   */
+  beforeRun?: (commands: string[][]) => Promise<void> | void;
   stop(): Promise<void>;
 }
 
@@ -87,6 +92,10 @@ export async function startUpstashBridge(options: {
     }
     const base64 = req.headers['upstash-encoding'] === 'base64';
     const path = (req.url ?? '/').split('?')[0];
+    if (handle.beforeRun && Array.isArray(body)) {
+      const commands = path === '/' ? [body] : body;
+      await handle.beforeRun(commands.map((c) => (Array.isArray(c) ? c.map(String) : [])));
+    }
     if (path === '/') {
       const reply = await run(body, base64);
       return send('error' in reply ? 400 : 200, reply);
