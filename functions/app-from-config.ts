@@ -5,6 +5,7 @@ import type { RemoteScorer } from '../model/remote-scoring.js';
 import { createApp } from './app.js';
 import type { Config } from './config.js';
 import type { ScoringModel } from './decision.js';
+import type { RateLimitRedisConfig } from './http/rate-limit.js';
 import type { Logger } from './logger.js';
 import { securityFromConfig } from './security-config.js';
 
@@ -22,6 +23,8 @@ export function createAppFromConfig(
     background?: (work: Promise<void>) => void;
     /** The client address for per-IP rate limits. */
     clientIp: (c: Context) => string | undefined;
+    /** The rate limiter's HTTP client to Upstash; default @upstash/redis's (fetch). */
+    upstashTransport?: RateLimitRedisConfig['transport'];
   },
 ) {
   const { store, model, logger } = parts;
@@ -46,6 +49,6 @@ export function createAppFromConfig(
     ),
     maxBatchSize: config.MAX_BATCH_SIZE,
     background: parts.background,
-    security: securityFromConfig(config, parts.clientIp),
+    security: securityFromConfig(config, parts.clientIp, parts.upstashTransport),
   });
 }

@@ -1,10 +1,13 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DynamoDbApiStore } from '../features/online/dynamodb-api-store.js';
 import { DynamoDbStore } from '../features/online/dynamodb.js';
+import { UpstashStore } from '../features/online/upstash.js';
 import { seedDynaliteTable, startDynalite, type DynaliteHandle } from '../test/harness/dynalite.js';
+import { startRedisServer } from '../test/harness/redis-server.js';
+import { startUpstashBridge } from '../test/harness/upstash-bridge.js';
 import { applicationFor, creditRecord, zipcodeRecord } from '../test/fixtures/applicant.js';
 import { parseConfig } from './config.js';
 import { createLogger } from './logger.js';
@@ -99,5 +102,52 @@ describe('the Node runtime’s DynamoDB store', () => {
     });
     expect(await decide()).toEqual({ status: 200, servedBy: 'dynamodb' });
     expect(running!.store).toBeInstanceOf(DynamoDbStore);
+  });
+});
+
+describe('the Node runtime with Upstash', () => {
+  it('reads features and checks rate limits over node:http, one request each, no fetch', async () => {
+    const redis = await startRedisServer();
+    const bridge = await startUpstashBridge({ redisUrl: redis.url, token: 'node-runtime-token' });
+    const fetchSpy = vi.spyOn(globalThis, 'fetch');
+    const prefix = `node-runtime-${Date.now()}:`;
+    try {
+      const seed = new UpstashStore({ url: bridge.url, token: bridge.token, keyPrefix: prefix });
+      await seed.write([zipcodeRecord(), creditRecord(APPLICANT)]);
+      const config = parseConfig({
+        UPSTASH_REDIS_REST_URL: bridge.url,
+        UPSTASH_REDIS_REST_TOKEN: bridge.token,
+        REDIS_KEY_PREFIX: prefix,
+        API_KEYS: 'node-runtime-key-0123456789',
+      });
+      running = await createNodeRuntime(config, {
+        logger: createLogger('silent'),
+        clientIp: () => '203.0.113.9',
+      });
+      fetchSpy.mockClear();
+      bridge.requests = 0;
+      const response = await running.app.request('/loan-decision', {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          authorization: 'Bearer node-runtime-key-0123456789',
+        },
+        body: JSON.stringify(applicationFor(APPLICANT)),
+      });
+      expect(response.status).toBe(200);
+      expect(
+        ((await response.json()) as { features: { served_by: string } }).features.served_by,
+      ).toBe('upstash');
+      // The limiter's two windows in one request (it may load its script first), the features in
+      // another; none through fetch.
+      expect(bridge.requests).toBeGreaterThanOrEqual(2);
+      expect(fetchSpy).not.toHaveBeenCalled();
+    } finally {
+      fetchSpy.mockRestore();
+      await running?.close();
+      running = undefined;
+      await bridge.stop();
+      await redis.stop();
+    }
   });
 });

@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import { createHmacEntityKeyEncoder } from '../features/online/entity-key-hmac.js';
 import type { EntityKeyEncoder } from '../features/online/key-layout.js';
 import type { Config } from './config.js';
+import type { RateLimitRedisConfig } from './http/rate-limit.js';
 import type { SecurityOptions } from './http/security.js';
 
 /**
@@ -11,6 +12,8 @@ import type { SecurityOptions } from './http/security.js';
 export function securityFromConfig(
   config: Config,
   clientIp: (c: Context) => string | undefined,
+  /** The rate limiter's HTTP client (Node: node:http); default @upstash/redis's, over fetch. */
+  upstashTransport?: RateLimitRedisConfig['transport'],
 ): Omit<SecurityOptions, 'logger' | 'background'> {
   const deployed = config.NODE_ENV === 'production' || Boolean(config.STAGE);
   const rateLimited = rateLimitedByConfig(config);
@@ -21,7 +24,11 @@ export function securityFromConfig(
     corsOrigins: config.CORS_ORIGINS,
     rateLimit: rateLimited
       ? {
-          redis: { url: config.UPSTASH_REDIS_REST_URL!, token: config.UPSTASH_REDIS_REST_TOKEN! },
+          redis: {
+            url: config.UPSTASH_REDIS_REST_URL!,
+            token: config.UPSTASH_REDIS_REST_TOKEN!,
+            transport: upstashTransport,
+          },
           perApiKey: { requests: config.RATE_LIMIT_PER_KEY, windowSeconds: window },
           perIp: { requests: config.RATE_LIMIT_PER_IP, windowSeconds: window },
           timeoutMs: config.RATE_LIMIT_TIMEOUT_MS,

@@ -1,11 +1,12 @@
 import type { Ratelimit } from '@upstash/ratelimit';
-import type { Redis } from '@upstash/redis';
+import type { Redis, Requester } from '@upstash/redis';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { RequestIdVariables } from 'hono/request-id';
 import {
   CircuitBreaker,
   type CircuitBreakerConfig,
 } from '../../features/online/circuit-breaker.js';
+import type { UpstashTransportOptions } from '../../features/online/upstash.js';
 import type { Logger } from '../logger.js';
 import { runInBackground } from './background.js';
 
@@ -31,6 +32,8 @@ export interface RateLimitRule {
 export interface RateLimitRedisConfig {
   readonly url: string;
   readonly token: string;
+  /** The HTTP client the calls go through (as UpstashStore's); default the library's, over fetch. */
+  readonly transport?: (options: UpstashTransportOptions) => Requester;
 }
 
 export interface RateLimitOptions {
@@ -107,7 +110,7 @@ export const DEFAULT_PER_IP: RateLimitRule = { requests: 600, windowSeconds: 60 
  * answer and its own error (the library asks the pipeline to keep errors per command).
  */
 function createRateLimitRedis(RedisClient: typeof Redis, config: RateLimitRedisConfig): Redis {
-  return new RedisClient({
+  const redis = new RedisClient({
     url: config.url,
     token: config.token,
     retry: false,
@@ -115,6 +118,17 @@ function createRateLimitRedis(RedisClient: typeof Redis, config: RateLimitRedisC
     readYourWrites: false,
     enableAutoPipelining: true,
   });
+  if (config.transport) {
+    // In place of the library's HTTP client, as UpstashStore does (see there); the limiter has
+    // its own deadline, so the calls take no signal.
+    (redis as unknown as { client: Requester }).client = config.transport({
+      url: config.url,
+      token: config.token,
+      responseEncoding: 'base64',
+      signal: () => undefined,
+    });
+  }
+  return redis;
 }
 
 type Scope = 'ip' | 'api_key';
