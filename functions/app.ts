@@ -195,9 +195,13 @@ export function createApp(deps: AppDeps) {
   );
 
   app.onError(async (err, c) => {
-    // A refused request is answered by the rate limiter; its mistakes are not logged as ours.
-    if (!(await rateLimitAdmission(c))) return refusedByRateLimit(c);
     const request_id = c.get('requestId');
+    // A refused request is answered by the rate limiter; the client's mistakes and the stores'
+    // faults in it are not logged as its answer, but a bug still is.
+    if (!(await rateLimitAdmission(c))) {
+      if (!isExpected(err)) deps.logger.error({ msg: 'unhandled error', request_id, error: err });
+      return refusedByRateLimit(c);
+    }
     if (err instanceof ApiError) {
       if (err.status >= 500) c.header('Retry-After', retryAfter);
       deps.logger.info({ msg: 'request rejected', request_id, status: err.status, code: err.code });
@@ -288,6 +292,15 @@ async function readBodyText(request: Request, maxBytes: number): Promise<string>
     offset += chunk.byteLength;
   }
   return new TextDecoder().decode(bytes);
+}
+
+/** Errors the API answers by design (4xx, 503), as opposed to bugs (500). */
+function isExpected(err: Error): boolean {
+  return (
+    err instanceof ApiError ||
+    err instanceof InvalidEntityKeyError ||
+    err instanceof StoreUnavailableError
+  );
 }
 
 function errorDetail(err: ApiError) {

@@ -249,6 +249,59 @@ describe('rate limiting beside the Upstash feature read', () => {
   });
 });
 
+describe('rate limiting: what a refused request logs', () => {
+  it('not its client mistakes, but a bug', async () => {
+    const dobSsn = applicant(22);
+    const store = new UpstashStore({ url: bridge.url, token: bridge.token });
+    await store.write([zipcodeRecord(), creditRecord(dobSsn)]);
+    let bug = false;
+    // The real store, with a bug switched on for one request (not a store fault).
+    const buggy = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop === 'read' && bug) return () => Promise.reject(new TypeError('a bug'));
+        const value = Reflect.get(target, prop, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    // A limit of one request per key: each app's second request is refused by Redis's verdict,
+    // which arrives while the handler runs (the in-memory cache learns of it only then).
+    const limitedApp = () =>
+      appUnderTest(buggy, {
+        security: {
+          apiKeys: [API_KEY],
+          rateLimit: {
+            redis: { url: bridge.url, token: bridge.token },
+            prefix: uniquePrefix('rl'),
+            perApiKey: { requests: 1, windowSeconds: 60 },
+            timeoutMs: 2_000,
+          },
+        },
+      });
+    const auth = { authorization: `Bearer ${API_KEY}` };
+    const statuses: number[] = [];
+    const entries: Array<{ msg: string; status?: number }> = [];
+    for (const second of ['malformed', 'bug'] as const) {
+      const { app, logs } = await limitedApp();
+      statuses.push((await send(app, applicationFor(dobSsn), auth)).status);
+      bug = second === 'bug';
+      const body =
+        second === 'malformed'
+          ? { ...applicationFor(dobSsn), person_age: 'old' }
+          : applicationFor(dobSsn);
+      statuses.push((await send(app, body, auth)).status);
+      bug = false;
+      allLogs.push(...logs);
+      entries.push(...logs.map((l) => JSON.parse(l)));
+    }
+    expect(statuses).toEqual([200, 429, 200, 429]);
+    // Only the limiter's 429s are logged as answers; the bug is logged all the same.
+    expect(entries.filter((e) => e.msg === 'request rejected').map((e) => e.status)).toEqual([
+      429, 429,
+    ]);
+    expect(entries.filter((e) => e.msg === 'unhandled error')).toHaveLength(1);
+  });
+});
+
 describe('fallback to DynamoDB', () => {
   const deadlines = { primaryDeadlineMs: 500, secondaryDeadlineMs: 3_000 };
 
