@@ -8,6 +8,7 @@ import { DEFAULT_REDIS_KEY_PREFIX, type EntityKeyEncoder } from '../online/key-l
 import { RedisTcpStore } from '../online/redis-tcp.js';
 import type { OnlineStore } from '../online/types.js';
 import { UpstashStore } from '../online/upstash.js';
+import { NodeHttpUpstashRequester } from '../online/upstash-node-http.js';
 import { DynamoDbWatermarkStore } from './dynamodb-watermark-store.js';
 import { MaterializationError } from './errors.js';
 import { FileWatermarkStore } from './file-watermark-store.js';
@@ -144,9 +145,17 @@ export async function createMaterializeDeps(
     }
   }
   if (config.upstashUrl && config.upstashToken) {
-    stores.push(
-      new UpstashStore({ url: config.upstashUrl, token: config.upstashToken, ...redisOptions }),
-    );
+    const store = new UpstashStore({
+      url: config.upstashUrl,
+      token: config.upstashToken,
+      ...redisOptions,
+      // node:http instead of fetch, as the serving runtimes (upstash-node-http.ts). A write is up
+      // to 1 MiB of script calls; the socket may stay silent while Upstash runs them.
+      transport: (options) =>
+        new NodeHttpUpstashRequester({ ...options, requestTimeoutMs: 30_000 }),
+    });
+    stores.push(store);
+    closers.push(() => store.close());
     if (!watermarks && !config.stateFile) {
       const client = new UpstashRedis({ url: config.upstashUrl, token: config.upstashToken });
       watermarks = new RedisWatermarkStore(

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Redis as UpstashRedis } from '@upstash/redis';
 import { createClient } from 'redis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   NoStoreConfiguredError,
   createMaterializeDeps,
@@ -23,6 +23,7 @@ import { createDynamoDbTable } from '../../features/online/dynamodb.js';
 import { startDynalite, type DynaliteHandle } from '../harness/dynalite.js';
 import { startRedisServer, type RedisServerHandle } from '../harness/redis-server.js';
 import { startUpstashBridge, type UpstashBridgeHandle } from '../harness/upstash-bridge.js';
+import { zipcodeRecord } from '../fixtures/applicant.js';
 import { tempDir } from './fixtures.js';
 
 const TOKEN = 'state-token';
@@ -74,14 +75,25 @@ describe('choosing the watermark store', () => {
       Object.assign(env, { UPSTASH_REDIS_REST_URL: bridge.url, UPSTASH_REDIS_REST_TOKEN: TOKEN });
     if (choice.stateFile) env.MATERIALIZE_STATE_FILE = path.join(await tempDir(), 'state.json');
     const deps = await createMaterializeDeps('/data', materializeConfigFromEnv(env), { dynamodb });
+    const fetchSpy = vi.spyOn(globalThis, 'fetch');
     try {
       expect(deps.watermarks.name).toBe(expected);
+      // The Upstash store writes over node:http (upstash-node-http.ts), not fetch.
+      const upstash = deps.stores.find((s) => s.name === 'upstash');
+      if (upstash) {
+        const write = await upstash.write([
+          zipcodeRecord(10_000 + Math.floor(Math.random() * 80_000)),
+        ]);
+        expect(write.written).toBe(1);
+        expect(fetchSpy).not.toHaveBeenCalled();
+      }
       expect(deps.stores.map((s) => s.name).sort()).toEqual(
         [choice.dynamodb && 'dynamodb', choice.redis && 'redis', choice.upstash && 'upstash']
           .filter(Boolean)
           .sort(),
       );
     } finally {
+      fetchSpy.mockRestore();
       await deps.close();
     }
   });
