@@ -41,18 +41,21 @@ const TRANSPORTS: Array<[string, UpstashStoreConfig['transport']]> = [
 ];
 
 describe.each(TRANSPORTS)('over %s', (_name, transport) => {
+  const upstash = (config: Partial<UpstashStoreConfig> = {}) =>
+    new UpstashStore({
+      url: bridge.url,
+      token: TOKEN,
+      keyPrefix: uniquePrefix(),
+      transport,
+      ...config,
+    });
+
   describe.each([{ encoding: 'base64' as const }, { encoding: false as const }])(
     'UpstashStore (responseEncoding $encoding)',
     ({ encoding }) => {
       it('reads every view of several applications in ONE HTTP request', async () => {
         const prefix = uniquePrefix();
-        const store = new UpstashStore({
-          transport,
-          url: bridge.url,
-          token: TOKEN,
-          keyPrefix: prefix,
-          responseEncoding: encoding,
-        });
+        const store = upstash({ keyPrefix: prefix, responseEncoding: encoding });
         await store.write([
           zipcodeRecord(76104, NOW - DAY_MS, NOW, { city: 'FORT WORTH ÅØ ✓' }),
           creditRecord('19630621_4278', NOW - 2 * DAY_MS),
@@ -91,13 +94,7 @@ describe.each(TRANSPORTS)('over %s', (_name, transport) => {
         const prefix = uniquePrefix();
         const tcp = new RedisTcpStore({ url: redis.url, keyPrefix: prefix });
         await tcp.write([creditRecord('19630621_4278', NOW, NOW, { hard_pulls: 7 })]);
-        const store = new UpstashStore({
-          transport,
-          url: bridge.url,
-          token: TOKEN,
-          keyPrefix: prefix,
-          responseEncoding: encoding,
-        });
+        const store = upstash({ keyPrefix: prefix, responseEncoding: encoding });
         const { results } = await store.read(
           [{ zipcode: 1, dob_ssn: '19630621_4278' }],
           featureViews,
@@ -109,14 +106,7 @@ describe.each(TRANSPORTS)('over %s', (_name, transport) => {
 
       it('protects newer values, ties going to the later created time', async () => {
         const prefix = uniquePrefix();
-        const store = new UpstashStore({
-          transport,
-          url: bridge.url,
-          token: TOKEN,
-          keyPrefix: prefix,
-          responseEncoding: encoding,
-          keyTtlMs: 60_000,
-        });
+        const store = upstash({ keyPrefix: prefix, responseEncoding: encoding, keyTtlMs: 60_000 });
         expect(await store.write([zipcodeRecord(1, 1_000, 10)])).toEqual({
           written: 1,
           skippedNotNewer: 0,
@@ -141,13 +131,7 @@ describe.each(TRANSPORTS)('over %s', (_name, transport) => {
   describe('UpstashStore writes and faults', () => {
     it('splits large writes into requests under the size bound, and survives a script flush', async () => {
       const prefix = uniquePrefix();
-      const store = new UpstashStore({
-        transport,
-        url: bridge.url,
-        token: TOKEN,
-        keyPrefix: prefix,
-        writeBatchMaxBytes: 20_000,
-      });
+      const store = upstash({ keyPrefix: prefix, writeBatchMaxBytes: 20_000 });
       const records = Array.from({ length: 300 }, (_, i) => zipcodeRecord(20_000 + i, NOW));
       bridge.requests = 0;
       expect(await store.write(records)).toEqual({ written: 300, skippedNotNewer: 0 });
@@ -163,12 +147,7 @@ describe.each(TRANSPORTS)('over %s', (_name, transport) => {
       ['an HTTP 500', 'http500' as const],
       ['a garbage body', 'garbage' as const],
     ])('turns %s into StoreUnavailableError without quoting keys', async (_, fault) => {
-      const store = new UpstashStore({
-        transport,
-        url: bridge.url,
-        token: TOKEN,
-        keyPrefix: uniquePrefix(),
-      });
+      const store = upstash();
       bridge.fault = fault;
       try {
         const read = store.read([{ zipcode: 1, dob_ssn: '19630621_4278' }], featureViews);
@@ -180,12 +159,7 @@ describe.each(TRANSPORTS)('over %s', (_name, transport) => {
     });
 
     it('rejects a wrong token as a store fault without leaking the request body', async () => {
-      const store = new UpstashStore({
-        transport,
-        url: bridge.url,
-        token: 'wrong',
-        keyPrefix: uniquePrefix(),
-      });
+      const store = upstash({ token: 'wrong' });
       const read = store.read([{ zipcode: 1, dob_ssn: '19630621_4278' }], featureViews);
       await expect(read).rejects.toThrow(/Unauthorized/);
       await expect(read).rejects.not.toThrow(/19630621/);
@@ -197,11 +171,7 @@ describe.each(TRANSPORTS)('over %s', (_name, transport) => {
       const hung = createServer((req) => req.socket.once('close', () => closedSockets++));
       await new Promise<void>((r) => hung.listen(0, '127.0.0.1', () => r()));
       const port = (hung.address() as { port: number }).port;
-      const store = new UpstashStore({
-        transport,
-        url: `http://127.0.0.1:${port}`,
-        token: TOKEN,
-      });
+      const store = upstash({ url: `http://127.0.0.1:${port}` });
       const started = performance.now();
       await expect(
         store.read([{ zipcode: 1, dob_ssn: 'x' }], featureViews, {
