@@ -111,26 +111,24 @@ export async function benchSequential(
       if (floorClient) for (let i = 0; i < options.warmup; i++) await floorDecide(i);
       // Without a floor, one round; with one, ten rounds each, floor and app taking turns.
       const rounds = floorClient ? 10 : 1;
+      // NaN where /proc cannot tell: the sums then say so (undefined in the result).
+      const cpuOf = (pid: number) => processCpuMicros(pid) ?? NaN;
       const cpu = { server: 0, floor: 0 };
-      const cpuSince = (pid: number | undefined, start: number | undefined) => {
-        const now = pid === undefined ? undefined : processCpuMicros(pid);
-        return now === undefined || start === undefined ? NaN : now - start;
-      };
       let next = 0;
       for (let round = 0; round < rounds; round++) {
         const end = Math.round(((round + 1) * options.requests) / rounds);
         if (floorClient) {
-          const start = processCpuMicros(floor!.pid);
+          const start = cpuOf(floor!.pid);
           for (let i = next; i < end; i++) floorSamples.push(await floorDecide(i));
-          cpu.floor += cpuSince(floor!.pid, start);
+          cpu.floor += cpuOf(floor!.pid) - start;
         }
-        const start = processCpuMicros(server.pid);
+        const start = cpuOf(server.pid);
         for (; next < end; next++) {
           const reply = await client.decide(bodies[next % bodies.length]);
           samples[next] = reply.ms;
           replies.push(reply);
         }
-        cpu.server += cpuSince(server.pid, start);
+        cpu.server += cpuOf(server.pid) - start;
       }
       const outcomes = tally(replies);
       const errors = replies.filter((r) => r.status !== 200).length;
