@@ -8,7 +8,7 @@
  * listens on every interface and has no HOST setting) and reports its port over IPC instead of a
  * banner on stdout, so stdout carries nothing but the app's JSON log lines.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
@@ -259,4 +259,19 @@ async function stopChild(child: ChildProcess, exited: Promise<string>): Promise<
 /** Whether `taskset` can pin processes here (Linux with util-linux, at least 2 CPUs). */
 export function canPin(): boolean {
   return os.availableParallelism() >= 2 && ['/usr/bin/taskset', '/bin/taskset'].some(existsSync);
+}
+
+/**
+ * Pins this process, every thread of it, to `cpus` (a `taskset -c` list, e.g. "0"): the processes
+ * it starts afterwards (stores, server) inherit the mask. Returns what puts back the mask it had;
+ * call it after those processes have ended. Threads started later inherit the main thread's mask.
+ */
+export function pinThisProcess(cpus: string): () => void {
+  const taskset = (...args: string[]) =>
+    execFileSync('taskset', [...args, String(process.pid)], { encoding: 'utf8' });
+  // "pid 123's current affinity list: 0,1"
+  const before = /: (\S+)\s*$/.exec(taskset('-c', '-p'))?.[1];
+  if (!before) throw new Error("taskset did not report this process's CPU list");
+  taskset('-a', '-c', '-p', cpus);
+  return () => void taskset('-a', '-c', '-p', before);
 }

@@ -67,11 +67,49 @@ export interface SequentialResult extends Percentiles {
  */
 const SETTINGS: Partial<Record<StoreSetup, Record<string, string>>> = {};
 
+/**
+ * Where the sequential chain runs. "one-cpu": the client (this process, every thread), its stores
+ * and the server all pinned to CPU 0, so a hop from one to the next is a context switch on a
+ * running CPU. "free": the scheduler places them, and on a 2-vCPU VM most hops wake the other
+ * vCPU from idle: with the guest's halt polling off (guest_halt_poll_ns 0, as here) that is an
+ * exit to the hypervisor and back per wake-up, several per request, which is the VM's cost
+ * rather than the server's. Both are reported.
+ */
+export type Placement = 'one-cpu' | 'free';
+
+/** The sequential rows and the floor, in one placement. */
+export interface SequentialRun {
+  readonly placement: Placement;
+  readonly results: SequentialResult[];
+  /** The bare floor (benchHttpFloor) in the same placement. */
+  readonly floor: Percentiles;
+}
+
+export interface SequentialOptions {
+  readonly requests: number;
+  /** Warm-up: at least this many requests, and for at least `warmupMs`, before measuring. */
+  readonly warmup: number;
+  readonly warmupMs: number;
+}
+
+/**
+ * Sends `once` at least `count` times and for at least `ms`. A count alone is not enough: after
+ * 2,000 requests (0.5 s) V8 was still optimizing the handler, and requests over 1 ms bunched in
+ * the measured run's first ~1.5 s (61, 28, 16, 14 per 0.5 s, then a steady ~10).
+ */
+async function warmUp(
+  once: (i: number) => Promise<unknown>,
+  options: Pick<SequentialOptions, 'warmup' | 'warmupMs'>,
+): Promise<void> {
+  const until = performance.now() + options.warmupMs;
+  for (let i = 0; i < options.warmup || performance.now() < until; i++) await once(i);
+}
+
 /** Sequential HTTP decisions, ms, against a server configured for `setup`. */
 export async function benchSequential(
   bundle: ServerBundle,
   setup: StoreSetup,
-  options: { requests: number; warmup: number; floor?: { answerBytes: number } },
+  options: SequentialOptions & { floor?: { answerBytes: number } },
 ): Promise<SequentialResult> {
   const stores = await startStores(setup);
   const settings = SETTINGS[setup] ?? {};
@@ -99,7 +137,7 @@ export async function benchSequential(
           throw new Error('embedded store answered no sample applicant');
       }
       const bodies = applications.map((a) => JSON.stringify(a));
-      for (let i = 0; i < options.warmup; i++) await client.decide(bodies[i % bodies.length]);
+      await warmUp((i) => client.decide(bodies[i % bodies.length]), options);
       const samples = new Float64Array(options.requests);
       const replies = [];
       const floorSamples: number[] = [];
@@ -108,7 +146,7 @@ export async function benchSequential(
         if (reply.status !== 200) throw new Error(`floor server answered ${reply.status}`);
         return reply.ms;
       };
-      if (floorClient) for (let i = 0; i < options.warmup; i++) await floorDecide(i);
+      if (floorClient) await warmUp(floorDecide, options);
       // Without a floor, one round; with one, ten rounds each, floor and app taking turns.
       const rounds = floorClient ? 10 : 1;
       // NaN where /proc cannot tell: the sums then say so (undefined in the result).
@@ -325,16 +363,14 @@ process.on('disconnect', () => process.exit(0));`;
  * The floor under every sequential figure: the same lean client against a bare floor server
  * (startFloorServer, without Redis).
  */
-export async function benchHttpFloor(options: {
-  requests: number;
-  warmup: number;
-  answerBytes: number;
-}): Promise<Percentiles> {
+export async function benchHttpFloor(
+  options: SequentialOptions & { answerBytes: number },
+): Promise<Percentiles> {
   const floor = await startFloorServer({ answerBytes: options.answerBytes });
   const client = createLeanDecisionClient(floor.url);
   try {
     const body = JSON.stringify(applicationFor('19700101_0001'));
-    for (let i = 0; i < options.warmup; i++) await client.decide(body);
+    await warmUp(() => client.decide(body), options);
     const samples = new Float64Array(options.requests);
     for (let i = 0; i < options.requests; i++) {
       const reply = await client.decide(body);

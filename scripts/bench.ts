@@ -7,6 +7,10 @@
  * `serving`), throughput, faults, materialize. `--quick` runs small counts to check the pipeline;
  * its figures are marked as such.
  *
+ * The sequential rows run twice: with the client, its stores and the server pinned to CPU 0, and
+ * with nothing pinned (bench-serving.ts, Placement); the throughput server is pinned to CPU 0 and
+ * its load generator to CPU 1. `--no-pin` pins nothing: sequential runs unpinned only.
+ *
  * `--guest-halt-poll-ns N` sets the KVM guest's halt polling (the haltpoll cpuidle driver's
  * guest_halt_poll_ns: how long an idle vCPU polls before it halts) for the run, and restores the
  * machine's value afterwards; root only. The report says which value was in force. On a VM with
@@ -25,13 +29,21 @@ import {
   renderReport,
   type BenchResults,
 } from './bench-report.js';
-import { bundleServer, repoRoot, type ServerBundle } from './bench-server.js';
+import {
+  bundleServer,
+  canPin,
+  pinThisProcess,
+  repoRoot,
+  type ServerBundle,
+} from './bench-server.js';
 import {
   benchColdStart,
   benchCompute,
   benchHttpFloor,
   benchSequential,
+  type Placement,
   type SequentialResult,
+  type SequentialRun,
 } from './bench-serving.js';
 import type { StoreSetup } from './bench-stores.js';
 import { benchThroughput } from './bench-throughput.js';
@@ -74,7 +86,7 @@ const quick = args.quick!;
 const sections = selectedSections(args.only);
 const sizes = quick
   ? {
-      sequential: { requests: 2_000, warmup: 300, slowStoreRequests: 1_000 },
+      sequential: { requests: 2_000, warmup: 300, warmupMs: 300, slowStoreRequests: 1_000 },
       computeIterations: 30_000,
       coldStartRuns: 5,
       throughput: { connections: [2, 8, 32], seconds: 3 },
@@ -82,7 +94,7 @@ const sizes = quick
       materialize: ['--rows', '100000', '--dynamodb-rows', '5000'],
     }
   : {
-      sequential: { requests: 20_000, warmup: 2_000, slowStoreRequests: 5_000 },
+      sequential: { requests: 20_000, warmup: 2_000, warmupMs: 3_000, slowStoreRequests: 5_000 },
       computeIterations: 200_000,
       coldStartRuns: 21,
       throughput: { connections: [1, 2, 4, 8, 16, 32, 64], seconds: 10 },
@@ -90,6 +102,8 @@ const sizes = quick
       materialize: ['--rows', '1000000,10000000', '--dynamodb-rows', '100000'],
     };
 
+// Sequential rows in both placements where taskset can pin (see Placement), else free only.
+const placements: Placement[] = args['no-pin'] || !canPin() ? ['free'] : ['one-cpu', 'free'];
 const say = (message: string) => console.error(`[bench] ${message}`);
 const restoreHaltPoll = await setGuestHaltPoll(args['guest-halt-poll-ns']);
 const results: BenchResults = { machine: await collectMachineInfo(), quick, sections };
@@ -111,29 +125,35 @@ const serverBundle = async () => (bundle ??= await bundleServer());
 try {
   if (sections.includes('sequential')) {
     markSection('sequential');
-    const sequential: SequentialResult[] = [];
-    for (const setup of ['redis', 'upstash', 'dynamodb', 'embedded'] satisfies StoreSetup[]) {
-      say(`sequential HTTP decisions, ${setup}`);
-      const slow = setup === 'upstash' || setup === 'dynamodb';
-      const requests = slow ? sizes.sequential.slowStoreRequests : sizes.sequential.requests;
-      sequential.push(
-        await benchSequential(await serverBundle(), setup, {
-          requests,
-          warmup: sizes.sequential.warmup,
-          ...(setup === 'redis' ? { floor: { answerBytes: 1_200 } } : {}),
-        }),
-      );
+    const server = await serverBundle();
+    const runs: SequentialRun[] = [];
+    for (const placement of placements) {
+      // Pinned before the stores and the server start, so that they inherit the mask.
+      const unpin = placement === 'one-cpu' ? pinThisProcess('0') : undefined;
+      try {
+        const results: SequentialResult[] = [];
+        for (const setup of ['redis', 'upstash', 'dynamodb', 'embedded'] satisfies StoreSetup[]) {
+          say(`sequential HTTP decisions, ${setup}, ${placement}`);
+          const slow = setup === 'upstash' || setup === 'dynamodb';
+          results.push(
+            await benchSequential(server, setup, {
+              ...sizes.sequential,
+              requests: slow ? sizes.sequential.slowStoreRequests : sizes.sequential.requests,
+              ...(setup === 'redis' ? { floor: { answerBytes: 1_200 } } : {}),
+            }),
+          );
+        }
+        say(`sequential HTTP floor (bare node:http server), ${placement}`);
+        const floor = await benchHttpFloor({ ...sizes.sequential, answerBytes: 1_200 });
+        runs.push({ placement, results, floor });
+      } finally {
+        unpin?.();
+      }
     }
-    say('sequential HTTP floor (bare node:http server)');
-    const floor = await benchHttpFloor({
-      requests: sizes.sequential.requests,
-      warmup: sizes.sequential.warmup,
-      answerBytes: 1_200,
-    });
     results.sequential = {
-      serverBundleBytes: (await serverBundle()).bytes,
-      results: sequential,
-      floor,
+      serverBundleBytes: server.bytes,
+      warmupMs: sizes.sequential.warmupMs,
+      runs,
     };
   }
   if (sections.includes('compute')) {
