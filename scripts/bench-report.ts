@@ -87,6 +87,13 @@ const ms = (value: number) => (Number.isFinite(value) ? value.toFixed(value < 10
 const us = (value: number) => value.toFixed(2);
 const int = (value: number) => Math.round(value).toLocaleString('en-US');
 const verdict = (met: boolean) => (met ? 'met' : '**not met**');
+/** The fault phase's requests that met Redis's fault themselves (bench-faults.ts, fellBack). */
+const fellBackText = (f: { count: number; p50: number; max: number } | undefined) =>
+  !f
+    ? 'no per-request fallback figures'
+    : f.count === 0
+      ? 'no request waited on the fault itself'
+      : `${int(f.count)} requests met the fault themselves (Redis's error or 4 ms deadline, then DynamoDB): p50 ${ms(f.p50)}, max ${ms(f.max)} ms`;
 const placementName = (placement: Placement) => (placement === 'one-cpu' ? 'one CPU' : 'free');
 const outcomes = (counts: Record<string, number>) =>
   Object.entries(counts)
@@ -399,7 +406,7 @@ export function renderReport(r: BenchResults): string {
           ? [...f.circuit.slice(0, 8), `… (${f.circuit.length} in all)`]
           : f.circuit;
       lines.push(
-        `- **${f.fault}**: during the fault p99 ${ms(during.p99)} ms (goal ≤ 10 ms — ${verdict(during.p99 <= 10)}), max ${ms(during.max)} ms, ${during.errors} errors (goal 0 — ${verdict(during.errors === 0)}); back on Redis ${f.recoveryMs === null ? '**never, within the phase**' : `${int(f.recoveryMs)} ms after it returned`}; circuit breaker (server log): ${transitions.join(', ') || 'no transition logged'}.`,
+        `- **${f.fault}**: during the fault p99 ${ms(during.p99)} ms (goal ≤ 10 ms — ${verdict(during.p99 <= 10)}), max ${ms(during.max)} ms, ${during.errors} errors (goal 0 — ${verdict(during.errors === 0)}); ${fellBackText(during.fellBack)}; back on Redis ${f.recoveryMs === null ? '**never, within the phase**' : `${int(f.recoveryMs)} ms after it returned`}; circuit breaker (server log): ${transitions.join(', ') || 'no transition logged'}.`,
       );
     }
     const reasons = r.faults.flatMap((f) =>

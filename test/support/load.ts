@@ -252,6 +252,10 @@ export async function startTcpProxy(
   };
   const server = net.createServer((client) => {
     const upstream = net.connect(targetPort, '127.0.0.1');
+    // Nagle off both ways, as the Redis client's own socket has it: with it on, the proxy held
+    // small replies back and added ~1.7 ms to the median read (p50 2.4 ms against 0.6 direct).
+    client.setNoDelay(true);
+    upstream.setNoDelay(true);
     const pair: [net.Socket, net.Socket] = [client, upstream];
     pairs.add(pair);
     client.on('data', (chunk: Buffer) => onClientData?.(chunk));
