@@ -164,7 +164,9 @@ export async function benchSequential(
         for (; next < end; next++) {
           const reply = await client.decide(bodies[next % bodies.length]);
           samples[next] = reply.ms;
-          replies.push(reply);
+          // Without its body: 20,000 bodies kept would grow this process's old generation into
+          // major GCs that stall the client mid-run (bench-faults.ts measured 8–20 ms ones).
+          replies.push({ ...reply, body: '' });
         }
         cpu.server += cpuOf(server.pid) - start;
       }
