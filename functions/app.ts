@@ -196,43 +196,29 @@ export function createApp(deps: AppDeps) {
 
   app.onError(async (err, c) => {
     const request_id = c.get('requestId');
+    const answer = expectedAnswer(err);
+    if (!answer) deps.logger.error({ msg: 'unhandled error', request_id, error: err });
     // A refused request is answered by the rate limiter; the client's mistakes and the stores'
-    // faults in it are not logged as its answer, but a bug still is.
-    if (!(await rateLimitAdmission(c))) {
-      if (!isExpected(err)) deps.logger.error({ msg: 'unhandled error', request_id, error: err });
-      return refusedByRateLimit(c);
-    }
-    if (err instanceof ApiError) {
-      if (err.status >= 500) c.header('Retry-After', retryAfter);
-      deps.logger.info({ msg: 'request rejected', request_id, status: err.status, code: err.code });
-      return c.json({ request_id, error: errorDetail(err) }, err.status);
-    }
-    if (err instanceof InvalidEntityKeyError) {
-      // The schema should have caught it; still a client mistake, and never echo the key.
+    // faults in it are not logged as its answer (a bug is, above).
+    if (!(await rateLimitAdmission(c))) return refusedByRateLimit(c);
+    if (!answer) {
       return c.json(
-        { request_id, error: { code: 'invalid_request', message: 'invalid entity key' } },
-        400,
+        { request_id, error: { code: 'internal_error', message: 'internal error' } },
+        500,
       );
     }
     if (err instanceof StoreUnavailableError) {
       deps.logger.warn({ msg: 'feature stores unavailable', request_id, error: err.message });
-      c.header('Retry-After', retryAfter);
-      return c.json(
-        {
-          request_id,
-          error: {
-            code: 'stores_unavailable',
-            message: 'feature stores are unavailable; retry later',
-          },
-        },
-        503,
-      );
+    } else if (err === answer) {
+      deps.logger.info({
+        msg: 'request rejected',
+        request_id,
+        status: answer.status,
+        code: answer.code,
+      });
     }
-    deps.logger.error({ msg: 'unhandled error', request_id, error: err });
-    return c.json(
-      { request_id, error: { code: 'internal_error', message: 'internal error' } },
-      500,
-    );
+    if (answer.status >= 500) c.header('Retry-After', retryAfter);
+    return c.json({ request_id, error: errorDetail(answer) }, answer.status);
   });
 
   return app;
@@ -294,13 +280,21 @@ async function readBodyText(request: Request, maxBytes: number): Promise<string>
   return new TextDecoder().decode(bytes);
 }
 
-/** Errors the API answers by design (4xx, 503), as opposed to bugs (500). */
-function isExpected(err: Error): boolean {
-  return (
-    err instanceof ApiError ||
-    err instanceof InvalidEntityKeyError ||
-    err instanceof StoreUnavailableError
-  );
+/**
+ * The API's answer to an error it gives by design (a 4xx, or 503 when the stores are down);
+ * undefined for a bug (500). One mapping for both of onError's paths (refused by the rate limiter
+ * or not), so that an expected error cannot be logged as a bug in one of them.
+ */
+function expectedAnswer(err: Error): ApiError | undefined {
+  if (err instanceof ApiError) return err;
+  // The schema should have caught it; still a client mistake, and never echo the key.
+  if (err instanceof InvalidEntityKeyError) {
+    return new ApiError(400, 'invalid_request', 'invalid entity key');
+  }
+  if (err instanceof StoreUnavailableError) {
+    return new ApiError(503, 'stores_unavailable', 'feature stores are unavailable; retry later');
+  }
+  return undefined;
 }
 
 function errorDetail(err: ApiError) {

@@ -5,7 +5,8 @@ import { EmbeddedStore } from '../features/online/embedded.js';
 import { FallbackStore } from '../features/online/fallback.js';
 import { RedisTcpStore } from '../features/online/redis-tcp.js';
 import { UpstashStore } from '../features/online/upstash.js';
-import type { OnlineStore } from '../features/online/types.js';
+import { InvalidEntityKeyError } from '../features/online/key-layout.js';
+import { StoreUnavailableError, type OnlineStore } from '../features/online/types.js';
 import { startDynalite, type DynaliteHandle } from './harness/dynalite.js';
 import { uniquePrefix } from './harness/feature-records.js';
 import { startRedisServer, type RedisServerHandle } from './harness/redis-server.js';
@@ -293,6 +294,49 @@ describe('rate limiting: what a refused request logs', () => {
       429, 429,
     ]);
     expect(entries.filter((e) => e.msg === 'unhandled error')).toHaveLength(1);
+  });
+});
+
+describe('what an error inside a decision answers', () => {
+  it('a bug: 500 without its message, logged once as a bug; a bad key 400 and a store outage 503, neither a bug', async () => {
+    const dobSsn = applicant(23);
+    const store = new RedisTcpStore({ url: redis.url, keyPrefix: uniquePrefix() });
+    await store.write([zipcodeRecord(), creditRecord(dobSsn)]);
+    let failure: Error | undefined;
+    // The real store, with a failure switched on for one request.
+    const failing = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop === 'read' && failure) return () => Promise.reject(failure);
+        const value = Reflect.get(target, prop, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const { app, logs } = await appUnderTest(failing);
+    const answers = [];
+    for (const error of [
+      new TypeError('a bug in the read'),
+      new InvalidEntityKeyError('key too long'),
+      new StoreUnavailableError('redis', 'connection refused'),
+    ]) {
+      failure = error;
+      answers.push(await send(app, applicationFor(dobSsn)));
+    }
+    failure = undefined;
+    answers.push(await send(app, applicationFor(dobSsn)));
+    await store.close?.();
+    allLogs.push(...logs);
+
+    expect(answers.map((a) => [a.status, a.body.error?.code])).toEqual([
+      [500, 'internal_error'],
+      [400, 'invalid_request'],
+      [503, 'stores_unavailable'],
+      [200, undefined],
+    ]);
+    expect(answers.map((a) => a.headers.get('retry-after'))).toEqual([null, null, '1', null]);
+    expect(JSON.stringify(answers[0].body)).not.toContain('a bug');
+    const entries = logs.map((l) => JSON.parse(l) as { msg: string; error?: unknown });
+    expect(entries.filter((e) => e.msg === 'unhandled error')).toHaveLength(1);
+    expect(entries.filter((e) => e.msg === 'feature stores unavailable')).toHaveLength(1);
   });
 });
 
