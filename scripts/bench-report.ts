@@ -155,9 +155,15 @@ export function renderReport(r: BenchResults): string {
             'Every row runs in two placements. **one CPU**: the client (every thread), its stores and',
             'the server pinned to CPU 0 (`taskset`), so each hop of the chain is a context switch on a',
             'CPU that is already running. **free**: nothing pinned, so most hops wake the other vCPU',
-            "from idle; with the guest's halt polling off (see the machine table) every such wake-up is",
-            "an exit to the hypervisor and back, several per request. That is the cost of this VM's",
-            'idle vCPUs, not of the server, and a client on another machine would not add its own.',
+            ...(m.guestHaltPollNs === 0
+              ? [
+                  "from idle; with the guest's halt polling off (see the machine table) every such wake-up",
+                  "is an exit to the hypervisor and back, several per request. That is the cost of this VM's",
+                  'idle vCPUs, not of the server, and a client on another machine would not add its own.',
+                ]
+              : [
+                  'from idle (see the machine table for how long an idle vCPU polls before it halts).',
+                ]),
             '',
           ]
         : []),
