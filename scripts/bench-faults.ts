@@ -83,7 +83,7 @@ export async function benchFault(
       const phaseMs = options.phaseSeconds * 1_000;
       const load = async (onReply?: (reply: DecisionReply) => void) => {
         // Only what the figures need is kept: the replies' bodies, kept for a whole phase, grew
-        // this process's old generation until its major GCs (8–9 ms, every ~0.6 s late in a
+        // this process's old generation until its major GCs (8–20 ms, every ~0.6 s late in a
         // phase) stalled the client, and the stall was measured as the server's latency.
         const replies: DecisionReply[] = [];
         await runLoad(client, stores.applications, {

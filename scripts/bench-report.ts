@@ -88,12 +88,10 @@ const us = (value: number) => value.toFixed(2);
 const int = (value: number) => Math.round(value).toLocaleString('en-US');
 const verdict = (met: boolean) => (met ? 'met' : '**not met**');
 /** The fault phase's requests that met Redis's fault themselves (bench-faults.ts, fellBack). */
-const fellBackText = (f: { count: number; p50: number; max: number } | undefined) =>
-  !f
-    ? 'no per-request fallback figures'
-    : f.count === 0
-      ? 'no request waited on the fault itself'
-      : `${int(f.count)} requests met the fault themselves (Redis's error or 4 ms deadline, then DynamoDB): p50 ${ms(f.p50)}, max ${ms(f.max)} ms`;
+const fellBackText = (f: { count: number; p50: number; max: number }) =>
+  f.count === 0
+    ? 'no request waited on the fault itself'
+    : `${int(f.count)} requests met the fault themselves (Redis's error or 4 ms deadline, then DynamoDB): p50 ${ms(f.p50)}, max ${ms(f.max)} ms`;
 const placementName = (placement: Placement) => (placement === 'one-cpu' ? 'one CPU' : 'free');
 const outcomes = (counts: Record<string, number>) =>
   Object.entries(counts)

@@ -71,7 +71,7 @@ const SETTINGS: Partial<Record<StoreSetup, Record<string, string>>> = {};
  * Where the sequential chain runs. "one-cpu": the client (this process, every thread), its stores
  * and the server all pinned to CPU 0, so a hop from one to the next is a context switch on a
  * running CPU. "free": the scheduler places them, and on a 2-vCPU VM most hops wake the other
- * vCPU from idle: with the guest's halt polling off (guest_halt_poll_ns 0, as here) that is an
+ * vCPU from idle: with the guest's halt polling off (guest_halt_poll_ns 0, as on the bench VM) that is an
  * exit to the hypervisor and back per wake-up, several per request, which is the VM's cost
  * rather than the server's. Both are reported.
  */
@@ -93,7 +93,7 @@ export interface SequentialOptions {
 }
 
 /**
- * Sends `once` at least `count` times and for at least `ms`. A count alone is not enough: after
+ * Sends `once` at least `warmup` times and for at least `warmupMs`. A count alone is not enough: after
  * 2,000 requests (0.5 s) V8 was still optimizing the handler, and requests over 1 ms bunched in
  * the measured run's first ~1.5 s (61, 28, 16, 14 per 0.5 s, then a steady ~10).
  */

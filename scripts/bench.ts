@@ -131,11 +131,11 @@ try {
       // Pinned before the stores and the server start, so that they inherit the mask.
       const unpin = placement === 'one-cpu' ? pinThisProcess('0') : undefined;
       try {
-        const results: SequentialResult[] = [];
+        const rows: SequentialResult[] = [];
         for (const setup of ['redis', 'upstash', 'dynamodb', 'embedded'] satisfies StoreSetup[]) {
           say(`sequential HTTP decisions, ${setup}, ${placement}`);
           const slow = setup === 'upstash' || setup === 'dynamodb';
-          results.push(
+          rows.push(
             await benchSequential(server, setup, {
               ...sizes.sequential,
               requests: slow ? sizes.sequential.slowStoreRequests : sizes.sequential.requests,
@@ -145,7 +145,7 @@ try {
         }
         say(`sequential HTTP floor (bare node:http server), ${placement}`);
         const floor = await benchHttpFloor({ ...sizes.sequential, answerBytes: 1_200 });
-        runs.push({ placement, results, floor });
+        runs.push({ placement, results: rows, floor });
       } finally {
         unpin?.();
       }
