@@ -81,24 +81,15 @@ export async function benchFault(
     });
     try {
       const phaseMs = options.phaseSeconds * 1_000;
-      const load = async (onReply?: (reply: DecisionReply) => void) => {
-        // Only what the figures need is kept: the replies' bodies, kept for a whole phase, grew
-        // this process's old generation until its major GCs (8–20 ms, every ~0.6 s late in a
-        // phase) stalled the client, and the stall was measured as the server's latency.
-        const replies: DecisionReply[] = [];
-        await runLoad(client, stores.applications, {
+      const load = (onReply?: (reply: DecisionReply) => void) =>
+        runLoad(client, stores.applications, {
           concurrency: options.concurrency ?? 8,
           ratePerSecond: options.ratePerSecond,
           requests: Math.ceil(options.ratePerSecond * options.phaseSeconds * 2),
           maxDurationMs: phaseMs,
-          collect: false,
-          onReply: (reply) => {
-            replies.push({ ...reply, body: '' });
-            onReply?.(reply);
-          },
+          collect: 'without-bodies',
+          onReply,
         });
-        return replies;
-      };
       // Warm-up at the same pace (JIT, every connection open), not reported.
       await runLoad(client, stores.applications, {
         concurrency: options.concurrency ?? 8,

@@ -27,7 +27,13 @@ import { parseLoanApplication } from '../functions/http/parse-application.js';
 import { loadModel } from '../model/model.js';
 import { applicationFor, creditRecord, zipcodeRecord } from '../test/fixtures/applicant.js';
 import { createLeanDecisionClient } from '../test/support/lean-client.js';
-import { percentiles, processCpuMicros, tally, type Percentiles } from '../test/support/load.js';
+import {
+  percentiles,
+  processCpuMicros,
+  tally,
+  withoutBody,
+  type Percentiles,
+} from '../test/support/load.js';
 import {
   BENCH_API_KEY,
   lambdaBuildOptions,
@@ -164,9 +170,7 @@ export async function benchSequential(
         for (; next < end; next++) {
           const reply = await client.decide(bodies[next % bodies.length]);
           samples[next] = reply.ms;
-          // Without its body: 20,000 bodies kept would grow this process's old generation into
-          // major GCs that stall the client mid-run (bench-faults.ts measured 8–20 ms ones).
-          replies.push({ ...reply, body: '' });
+          replies.push(withoutBody(reply));
         }
         cpu.server += cpuOf(server.pid) - start;
       }
