@@ -209,7 +209,7 @@ export function createApp(deps: AppDeps) {
     }
     if (err instanceof StoreUnavailableError) {
       deps.logger.warn({ msg: 'feature stores unavailable', request_id, error: err.message });
-    } else if (err === answer) {
+    } else if (err instanceof ApiError) {
       deps.logger.info({
         msg: 'request rejected',
         request_id,

@@ -43,6 +43,18 @@ async function send(app: Parameters<typeof postDecision>[0], body: unknown, head
   return { status: response.status, headers: response.headers, body: JSON.parse(text) };
 }
 
+/** The real store, whose reads reject with `failure()` while it returns an error. */
+function failingReads<S extends OnlineStore>(store: S, failure: () => Error | undefined): S {
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      const error = prop === 'read' ? failure() : undefined;
+      if (error) return () => Promise.reject(error);
+      const value = Reflect.get(target, prop, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
 beforeAll(async () => {
   [redis, dynalite] = await Promise.all([startRedisServer(), startDynalite()]);
   bridge = await startUpstashBridge({ redisUrl: redis.url, token: 'api-test-token' });
@@ -264,13 +276,7 @@ describe('rate limiting: what a refused request logs', () => {
     await store.write([zipcodeRecord(), creditRecord(dobSsn)]);
     let bug = false;
     // The real store, with a bug switched on for one request (not a store fault).
-    const buggy = new Proxy(store, {
-      get(target, prop, receiver) {
-        if (prop === 'read' && bug) return () => Promise.reject(new TypeError('a bug'));
-        const value = Reflect.get(target, prop, receiver);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    });
+    const buggy = failingReads(store, () => (bug ? new TypeError('a bug') : undefined));
     // A limit of one request per key: each app's second request is refused by Redis's verdict,
     // which arrives while the handler runs (the in-memory cache learns of it only then).
     const statuses: number[] = [];
@@ -304,13 +310,7 @@ describe('what an error inside a decision answers', () => {
     await store.write([zipcodeRecord(), creditRecord(dobSsn)]);
     let failure: Error | undefined;
     // The real store, with a failure switched on for one request.
-    const failing = new Proxy(store, {
-      get(target, prop, receiver) {
-        if (prop === 'read' && failure) return () => Promise.reject(failure);
-        const value = Reflect.get(target, prop, receiver);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    });
+    const failing = failingReads(store, () => failure);
     const { app, logs } = await appUnderTest(failing);
     const answers = [];
     for (const error of [
